@@ -1,0 +1,511 @@
+/**
+ * Revocable resources: the provider/consumer model of the kernel's `revocable`, with SRCU's
+ * guarantee that a revoke waits for every reader already inside, including one suspended at an
+ * `await`.
+ *
+ * A {@link Revocable} (the provider) owns a resource. Consumers get {@link RevocableHandle}s and
+ * take an {@link Access} for each use. {@link Revocable.revoke} blocks new accesses, aborts the
+ * `signal` of the ones in flight (the kick), waits for them to be released (the drain), then runs
+ * `release(resource)` once.
+ *
+ * Invariants:
+ * 1. `#count` is the gate, as in the revoke(2) proposal: the number of accesses in flight while
+ *    live; the same number plus `BIAS` (a large negative constant) from the first synchronous step of
+ *    `revoke()` on. An access is granted only while `#count >= 0`, so none is granted once revoke
+ *    has started, and the drain is over exactly when `#count === BIAS`.
+ * 2. `#count < 0` if and only if `#state.kind !== 'live'`.
+ * 3. `release(resource)` runs once, after the last access ends; then the provider holds no
+ *    reference to the resource.
+ * 4. Every access is its own token; releasing one twice decrements the count once.
+ * 5. The read side allocates nothing for a synchronous `tryWith`: a state check and a counter.
+ *
+ * @module
+ */
+import { DrainTimeoutError, RevokedError, describeName } from './errors.js';
+import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, isThenable } from './internal/validate.js';
+import { createProxy, type ProxyGate } from './internal/proxy.js';
+import { allowManyListeners } from './internal/runtime.js';
+
+/** Added to the in-use count when a revoke starts; any count below zero means "going away". */
+const BIAS = -0x4000_0000;
+
+/** Options of {@link Revocable}. */
+export interface RevocableOptions<T> {
+  /** A name for messages and diagnostics, e.g. the device's: `'ttyUSB0'`. */
+  name?: string;
+  /**
+   * Tears the resource down once it is revoked and drained (close the port, free the buffer). May
+   * be async; `revoke()` resolves after it has finished and rejects with what it throws.
+   */
+  release?: (resource: T) => void | PromiseLike<void>;
+}
+
+/** Options of {@link Revocable.revoke}. */
+export interface RevokeOptions {
+  /**
+   * How long to wait for in-flight accesses, in milliseconds. When it passes with accesses still
+   * held, `revoke()` rejects with {@link DrainTimeoutError} and nothing is released. Default:
+   * `Infinity` (wait as long as it takes).
+   */
+  timeout?: number;
+}
+
+/** Where a provider is in its life: `'live'`, `'revoking'` (draining or releasing), `'revoked'`. */
+export type RevocableState = 'live' | 'revoking' | 'revoked';
+
+type Lifecycle =
+  | { readonly kind: 'live' }
+  | {
+      readonly kind: 'revoking';
+      /** Settles when the drain is over and `release` has finished. */
+      readonly done: Promise<void>;
+      readonly settle: (error?: { error: unknown }) => void;
+      /** True once the drain is over and `release` has been called. */
+      releasing: boolean;
+    }
+  | { readonly kind: 'revoked'; readonly done: Promise<void> };
+
+// Module-private doors into Revocable's private state, for Access, RevocableHandle and the proxy,
+// which live in this module or in internal/ and must not be public API.
+let exitAccess: (provider: Revocable<unknown>) => void;
+let signalOf: (provider: Revocable<unknown>) => AbortSignal;
+let gateOf: <T>(handle: RevocableHandle<T>) => ProxyGate<T>;
+let handleProvider: <T>(handle: RevocableHandle<T>) => Revocable<T>;
+
+/**
+ * One use of a revocable resource, from `tryAccess()` until `release()`. While it is held, a revoke
+ * waits for it and the resource stays valid; `signal` is aborted when the revoke starts, so work in
+ * flight can stop early.
+ *
+ * @example
+ * ```ts
+ * using access = handle.tryAccess();
+ * if (access) await access.value.write(buf, { signal: access.signal });
+ * ```
+ */
+export class Access<T> implements Disposable {
+  /** `null` once released: each token releases its provider's count once. */
+  #provider: Revocable<T> | null;
+  #value: T | undefined;
+
+  /** @internal Use `provider.tryAccess()` or `handle.tryAccess()`. */
+  constructor(provider: Revocable<T>, value: T) {
+    this.#provider = provider;
+    this.#value = value;
+  }
+
+  /** The resource. Reading it after `release()` is a bug and throws `ReferenceError`. */
+  get value(): T {
+    if (this.#provider === null) throw released();
+    return this.#value as T;
+  }
+
+  /** Aborted, with a {@link RevokedError} as reason, when the provider starts to revoke. */
+  get signal(): AbortSignal {
+    if (this.#provider === null) throw released();
+    return signalOf(this.#provider as Revocable<unknown>);
+  }
+
+  /** Whether `release()` was called. */
+  get released(): boolean {
+    return this.#provider === null;
+  }
+
+  /** Ends this access; a revoke waiting for it may proceed. Idempotent. */
+  release(): void {
+    const provider = this.#provider;
+    if (provider === null) return;
+    this.#provider = null;
+    this.#value = undefined;
+    exitAccess(provider as Revocable<unknown>);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+function released(): ReferenceError {
+  const error = new ReferenceError('Access was already released: the resource may be gone');
+  (error as ReferenceError & { code: string }).code = 'ERR_ACCESS_RELEASED';
+  return error;
+}
+
+/**
+ * A provider of a resource that can be revoked: the owner side. Give consumers a
+ * {@link RevocableHandle} (`provider.handle()`), which cannot revoke.
+ *
+ * @example
+ * ```ts
+ * const provider = new Revocable(port, { name: 'ttyUSB0', release: (p) => p.close() });
+ * const handle = provider.handle();
+ * await handle.with((p) => p.write(buf));
+ * await provider.revoke(); // => true: drained, then port.close() ran
+ * ```
+ */
+export class Revocable<T> implements AsyncDisposable {
+  /** The gate; see invariant 1 of the module. */
+  #count = 0;
+  /** The resource while live or revoking; `undefined` from the moment `release` is called. */
+  #resource: T | undefined;
+  #release: ((resource: T) => void | PromiseLike<void>) | undefined;
+  #state: Lifecycle = LIVE;
+  /** Shared by every access: a revoke aborts them all at once. Made on first use. */
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #name: string | undefined;
+
+  static {
+    exitAccess = (provider) => provider.#exit();
+    signalOf = (provider) => provider.#signal ?? provider.#makeSignal();
+  }
+
+  /** The resource, for a synchronous look that needs no access (the proxy's property reads). */
+  #peek(): T {
+    if (this.#count < 0) throw this.#revokedError();
+    return this.#resource as T;
+  }
+
+  /** `fn.apply(resource, args)` inside an access: the proxy's method calls. */
+  #apply(fn: (...args: unknown[]) => unknown, args: ArrayLike<unknown>, proxy: unknown): unknown {
+    if (this.#count < 0) throw this.#revokedError();
+    this.#count++;
+    const resource = this.#resource;
+    let result: unknown;
+    try {
+      result = Reflect.apply(fn, resource, args);
+    } catch (error) {
+      this.#exit();
+      throw error;
+    }
+    if (isThenable(result)) return this.#holdUntilSettled(result);
+    this.#exit();
+    // A fluent method returning `this` must not hand out the bare resource past the gate.
+    return result === resource ? proxy : result;
+  }
+
+  static {
+    gateOf = <T>(handle: RevocableHandle<T>): ProxyGate<T> => {
+      const live = (): Revocable<T> => handleProvider(handle);
+      return {
+        peek: () => live().#peek(),
+        apply: (fn, args, proxy) => live().#apply(fn, args, proxy),
+      };
+    };
+  }
+
+  /**
+   * @param resource the resource to guard: any value but `null` or `undefined`.
+   * @param options `name` for messages, `release` to tear the resource down after the drain.
+   */
+  constructor(resource: T, options?: RevocableOptions<T>) {
+    checkResource(resource, 'resource');
+    checkOptions(options);
+    checkOptionalString(options?.name, 'options.name');
+    checkOptionalFunction(options?.release, 'options.release');
+    this.#resource = resource;
+    this.#release = options?.release;
+    this.#name = options?.name;
+  }
+
+  /** The name given in the options, if any. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** `'live'`, `'revoking'` (no new access; draining or releasing) or `'revoked'`. */
+  get state(): RevocableState {
+    return this.#state.kind;
+  }
+
+  /** Whether a revoke has started: true while revoking and after. */
+  get revoked(): boolean {
+    return this.#count < 0;
+  }
+
+  /** How many accesses are in flight now. */
+  get accesses(): number {
+    return this.#count < 0 ? this.#count - BIAS : this.#count;
+  }
+
+  /** A consumer handle: it can access the resource but cannot revoke it. Throws once revoked. */
+  handle(): RevocableHandle<T> {
+    if (this.#count < 0) throw this.#revokedError();
+    return new RevocableHandle(this);
+  }
+
+  /** Takes an access, or returns `null` once revoke has started. Release it when done. */
+  tryAccess(): Access<T> | null {
+    if (this.#count < 0) return null;
+    this.#count++;
+    return new Access(this, this.#resource as T);
+  }
+
+  /** Takes an access, or throws {@link RevokedError} (`code: 'ENODEV'`) once revoke has started. */
+  access(): Access<T> {
+    if (this.#count < 0) throw this.#revokedError();
+    this.#count++;
+    return new Access(this, this.#resource as T);
+  }
+
+  /**
+   * Runs `fn(resource, signal)` inside an access and returns its result, or `undefined` once
+   * revoked (without calling `fn`). If `fn` returns a promise, the access lasts until it settles.
+   */
+  tryWith<R>(fn: (resource: T, signal: AbortSignal) => R): R | undefined {
+    if (typeof fn !== 'function') checkFunction(fn, 'fn');
+    if (this.#count < 0) return undefined;
+    return this.#run(fn);
+  }
+
+  /** As {@link Revocable.tryWith}, but throws {@link RevokedError} once revoked. */
+  with<R>(fn: (resource: T, signal: AbortSignal) => R): R {
+    if (typeof fn !== 'function') checkFunction(fn, 'fn');
+    if (this.#count < 0) throw this.#revokedError();
+    return this.#run(fn);
+  }
+
+  #run<R>(fn: (resource: T, signal: AbortSignal) => R): R {
+    this.#count++;
+    let result: R;
+    try {
+      result = fn(this.#resource as T, this.#signal ?? this.#makeSignal());
+    } catch (error) {
+      this.#exit();
+      throw error;
+    }
+    if (isThenable(result)) return this.#holdUntilSettled(result) as R;
+    this.#exit();
+    return result;
+  }
+
+  #holdUntilSettled(result: PromiseLike<unknown>): Promise<unknown> {
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#exit();
+        return value;
+      },
+      (error: unknown) => {
+        this.#exit();
+        throw error;
+      },
+    );
+  }
+
+  #exit(): void {
+    if (--this.#count === BIAS) this.#drained();
+  }
+
+  #makeSignal(): AbortSignal {
+    const controller = new AbortController();
+    allowManyListeners(controller.signal);
+    if (this.#count < 0) controller.abort(this.#revokedError());
+    this.#controller = controller;
+    this.#signal = controller.signal;
+    return controller.signal;
+  }
+
+  #revokedError(): RevokedError {
+    return new RevokedError(`${describeName('Revocable', this.#name)} was revoked`, { resourceName: this.#name });
+  }
+
+  /**
+   * Revokes the resource: from this call's first synchronous step no access succeeds; every access
+   * in flight has its `signal` aborted; once the last one is released, `release(resource)` runs.
+   *
+   * Resolves `true` for the call that revoked and `false` for every later call, each after the
+   * release has finished; rejects with what `release` threw (the provider is revoked all the same).
+   *
+   * With `timeout`, rejects with {@link DrainTimeoutError} if accesses are still held when it
+   * passes; nothing is released then, the drain goes on, and a later `revoke()` waits again.
+   *
+   * Starting a revoke from inside an access is fine: it completes when that access ends. Awaiting
+   * it there never completes (the access waits for the revoke, the revoke for the access): pass a
+   * `timeout`, or let debug mode report it.
+   */
+  revoke(options?: RevokeOptions): Promise<boolean> {
+    checkOptions(options);
+    const timeout = checkDuration(options?.timeout, 'options.timeout', Infinity);
+    let first = false;
+    if (this.#state.kind === 'live') {
+      first = true;
+      this.#begin();
+    }
+    const state = this.#state as Exclude<Lifecycle, { kind: 'live' }>;
+    if (timeout === Infinity || state.kind === 'revoked' || this.#count === BIAS) {
+      return state.done.then(first ? returnTrue : returnFalse);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // The timeout bounds the drain only: once drained, the release is waited for in full.
+        if (this.#count !== BIAS) {
+          reject(new DrainTimeoutError(describeName('Revocable', this.#name), timeout, this.#count - BIAS, [], this.#name));
+        }
+      }, timeout);
+      state.done.then(
+        () => {
+          clearTimeout(timer);
+          resolve(first);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** `await using provider = new Revocable(...)` revokes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.revoke();
+  }
+
+  #begin(): void {
+    let settle!: (error?: { error: unknown }) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (failure) => (failure === undefined ? resolve() : reject(failure.error));
+    });
+    // A release failure is reported to every revoke() caller; none may be waiting any more (all
+    // timed out), and that must not become an unhandled rejection.
+    done.catch(ignore);
+    this.#state = { kind: 'revoking', done, settle, releasing: false };
+    this.#count += BIAS;
+    // The kick. Abort listeners run synchronously and may release accesses; #drained is idempotent.
+    this.#controller?.abort(this.#revokedError());
+    if (this.#count === BIAS) this.#drained();
+  }
+
+  #drained(): void {
+    const state = this.#state;
+    if (state.kind !== 'revoking' || state.releasing) return;
+    state.releasing = true;
+    const resource = this.#resource as T;
+    const release = this.#release;
+    this.#resource = undefined;
+    this.#release = undefined;
+    const finish = (failure?: { error: unknown }): void => {
+      this.#state = { kind: 'revoked', done: state.done };
+      state.settle(failure);
+    };
+    if (release === undefined) return finish();
+    let result: void | PromiseLike<void>;
+    try {
+      result = release(resource);
+    } catch (error) {
+      return finish({ error });
+    }
+    if (!isThenable(result)) return finish();
+    Promise.resolve(result).then(
+      () => finish(),
+      (error: unknown) => finish({ error }),
+    );
+  }
+}
+
+const LIVE: Lifecycle = { kind: 'live' };
+const returnTrue = (): boolean => true;
+const returnFalse = (): boolean => false;
+const ignore = (): void => {};
+
+/**
+ * A consumer's handle on a revocable resource: it can access the resource, never revoke it. Closing
+ * a handle ends only this consumer's use; accesses already taken through it stay valid until
+ * released. Many handles cost the provider nothing: a revoke does not visit them.
+ *
+ * @example
+ * ```ts
+ * using handle = provider.handle();
+ * const n = handle.tryWith((port) => port.bytesWritten); // undefined once revoked
+ * ```
+ */
+export class RevocableHandle<T> implements Disposable {
+  /** `null` once closed. The only field: a handle must stay small (they are handed out freely). */
+  #provider: Revocable<T> | null;
+
+  /** @internal Use `provider.handle()`. */
+  constructor(provider: Revocable<T>) {
+    this.#provider = provider;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#provider === null;
+  }
+
+  /** Whether the resource can no longer be reached through this handle (closed, or revoked). */
+  get revoked(): boolean {
+    return this.#provider === null || this.#provider.revoked;
+  }
+
+  /** An access, or `null` once revoked or closed. */
+  tryAccess(): Access<T> | null {
+    const provider = this.#provider;
+    return provider === null ? null : provider.tryAccess();
+  }
+
+  /** An access, or throws {@link RevokedError} once revoked or closed. */
+  access(): Access<T> {
+    return this.#live().access();
+  }
+
+  /** {@link Revocable.tryWith} through this handle: `undefined` once revoked or closed. */
+  tryWith<R>(fn: (resource: T, signal: AbortSignal) => R): R | undefined {
+    const provider = this.#provider;
+    if (provider === null) {
+      checkFunction(fn, 'fn');
+      return undefined;
+    }
+    return provider.tryWith(fn);
+  }
+
+  /** {@link Revocable.with} through this handle: throws {@link RevokedError} once revoked or closed. */
+  with<R>(fn: (resource: T, signal: AbortSignal) => R): R {
+    const provider = this.#provider;
+    if (provider === null) checkFunction(fn, 'fn');
+    return this.#live().with(fn);
+  }
+
+  /**
+   * A `Proxy` that stands for the resource: each method call runs inside an access (a returned
+   * promise holds it until it settles), property reads and writes check that the resource is still
+   * there, and every operation throws {@link RevokedError} after the revoke, or after this handle is
+   * closed. `Proxy.revocable`, but in-flight calls drain instead of being cut off.
+   *
+   * @example
+   * ```ts
+   * const port = handle.proxy();
+   * await port.write(buf);  // counted as an access until the promise settles
+   * await provider.revoke();
+   * port.write(buf);        // throws RevokedError
+   * ```
+   */
+  proxy(): T {
+    const resource = this.#live().tryWith(identity);
+    if (resource === undefined) throw this.#live().access(); // revoked: throws RevokedError
+    if (resource === null || (typeof resource !== 'object' && typeof resource !== 'function')) {
+      throw new TypeError(`Expected the resource to be an object or a function for proxy(), got ${typeof resource}`);
+    }
+    return createProxy(gateOf(this), typeof resource === 'function');
+  }
+
+  /** Ends this handle: later accesses through it fail. Idempotent; accesses in flight stay valid. */
+  close(): void {
+    this.#provider = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): Revocable<T> {
+    const provider = this.#provider;
+    if (provider === null) throw new RevokedError('Handle was closed');
+    return provider;
+  }
+
+  static {
+    handleProvider = (handle) => handle.#live();
+  }
+}
+
+const identity = <T>(value: T): T => value;
