@@ -50,6 +50,14 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
+/** A full garbage collection (needs --expose-gc). */
+export function collect(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('benchmarks need node --expose-gc');
+  gc();
+  gc();
+}
+
 /** Heap bytes per object: `make(count)` builds and returns `count` live objects. Needs --expose-gc. */
 export function heapBytesPer(make: (count: number) => unknown, count: number): number {
   const gc = (globalThis as { gc?: () => void }).gc;
