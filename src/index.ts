@@ -8,3 +8,5 @@ export { Access, Revocable, RevocableHandle } from './revocable.js';
 export type { RevocableOptions, RevocableState, RevokeOptions } from './revocable.js';
 export { DrainTimeoutError, RevokedError } from './errors.js';
 export type { Holder } from './errors.js';
+export { RevokeDeadlockError, creationSite, disableDebug, enableDebug, isDebugEnabled } from './debug.js';
+export type { AccessFrame, AsyncContextLike, DebugOptions } from './debug.js';

@@ -25,6 +25,7 @@ import { DrainTimeoutError, RevokedError, describeName } from './errors.js';
 import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, isThenable } from './internal/validate.js';
 import { createProxy, type ProxyGate } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
+import { hooks } from './internal/hooks.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
 const BIAS = -0x4000_0000;
@@ -92,6 +93,7 @@ export class Access<T> implements Disposable {
   constructor(provider: Revocable<T>, value: T) {
     this.#provider = provider;
     this.#value = value;
+    hooks?.created('access', this, provider);
   }
 
   /** The resource. Reading it after `release()` is a bug and throws `ReferenceError`. */
@@ -117,6 +119,7 @@ export class Access<T> implements Disposable {
     if (provider === null) return;
     this.#provider = null;
     this.#value = undefined;
+    hooks?.released('access', this);
     exitAccess(provider as Revocable<unknown>);
   }
 
@@ -206,6 +209,7 @@ export class Revocable<T> implements AsyncDisposable {
     this.#resource = resource;
     this.#release = options?.release;
     this.#name = options?.name;
+    hooks?.created('revocable', this, undefined);
   }
 
   /** The name given in the options, if any. */
@@ -370,6 +374,7 @@ export class Revocable<T> implements AsyncDisposable {
     done.catch(ignore);
     this.#state = { kind: 'revoking', done, settle, releasing: false };
     this.#count += BIAS;
+    hooks?.released('revocable', this);
     // The kick. Abort listeners run synchronously and may release accesses; #drained is idempotent.
     this.#controller?.abort(this.#revokedError());
     if (this.#count === BIAS) this.#drained();
@@ -425,6 +430,7 @@ export class RevocableHandle<T> implements Disposable {
   /** @internal Use `provider.handle()`. */
   constructor(provider: Revocable<T>) {
     this.#provider = provider;
+    hooks?.created('handle', this, provider);
   }
 
   /** Whether `close()` was called. */
@@ -490,7 +496,9 @@ export class RevocableHandle<T> implements Disposable {
 
   /** Ends this handle: later accesses through it fail. Idempotent; accesses in flight stay valid. */
   close(): void {
+    if (this.#provider === null) return;
     this.#provider = null;
+    hooks?.released('handle', this);
   }
 
   [Symbol.dispose](): void {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { Revocable, RevokedError } from '../src/index.js';
 import { deferred, state } from './support/deferred.js';
+import './support/leaks.js';
 
 class Port {
   written: string[] = [];
@@ -35,8 +36,8 @@ class Port {
 const isRevoked = (error: unknown): boolean => error instanceof RevokedError && error.code === 'ENODEV';
 
 describe('handle.proxy()', () => {
-  it('forwards method calls, with `this` being the resource so private fields work', () => {
-    const provider = new Revocable(new Port());
+  it('forwards method calls, with `this` being the resource so private fields work', async () => {
+    await using provider = new Revocable(new Port());
     const port = provider.handle().proxy();
     assert.equal(port.write('abc'), 3);
     assert.equal(port.open, true, 'getters run against the resource');
@@ -59,8 +60,8 @@ describe('handle.proxy()', () => {
     assert.equal(release.mock.callCount(), 1);
   });
 
-  it('releases the access when a method throws', () => {
-    const provider = new Revocable(new Port());
+  it('releases the access when a method throws', async () => {
+    await using provider = new Revocable(new Port());
     const port = provider.handle().proxy();
     assert.throws(() => port.fail(), /hardware fault/);
     assert.equal(provider.accesses, 0);
@@ -82,8 +83,8 @@ describe('handle.proxy()', () => {
     assert.throws(() => Object.getPrototypeOf(port), isRevoked);
   });
 
-  it('throws RevokedError once its handle is closed, while other handles still work', () => {
-    const provider = new Revocable(new Port());
+  it('throws RevokedError once its handle is closed, while other handles still work', async () => {
+    await using provider = new Revocable(new Port());
     const handle = provider.handle();
     const port = handle.proxy();
     handle.close();
@@ -100,9 +101,10 @@ describe('handle.proxy()', () => {
     assert.throws(() => same.setBaud(1), isRevoked, 'the chained object is still gated');
   });
 
-  it('reads, writes, enumerates and checks properties of the resource while live', () => {
+  it('reads, writes, enumerates and checks properties of the resource while live', async () => {
     const resource = new Port();
-    const port = new Revocable(resource).handle().proxy();
+    await using provider = new Revocable(resource);
+    const port = provider.handle().proxy();
     port.baud = 19200;
     assert.equal(resource.baud, 19200);
     assert.ok('write' in port);
@@ -111,8 +113,9 @@ describe('handle.proxy()', () => {
     assert.equal(Object.getOwnPropertyDescriptor(port, 'baud')?.value, 19200);
   });
 
-  it('caches method wrappers so a method read twice is the same function', () => {
-    const port = new Revocable(new Port()).handle().proxy();
+  it('caches method wrappers so a method read twice is the same function', async () => {
+    await using provider = new Revocable(new Port());
+    const port = provider.handle().proxy();
     assert.equal(port.write, port.write);
     assert.equal(port.write.name, 'write');
   });
@@ -129,8 +132,9 @@ describe('handle.proxy()', () => {
     assert.throws(() => fn(1), isRevoked);
   });
 
-  it('refuses a primitive resource with a TypeError', () => {
-    assert.throws(() => new Revocable(42).handle().proxy(), /Expected the resource to be an object or a function for proxy\(\), got number/);
+  it('refuses a primitive resource with a TypeError', async () => {
+    await using provider = new Revocable(42);
+    assert.throws(() => provider.handle().proxy(), /Expected the resource to be an object or a function for proxy\(\), got number/);
   });
 
   it('refuses to proxy a revoked resource', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { Access, DrainTimeoutError, Revocable, RevocableHandle, RevokedError } from '../src/index.js';
 import { deferred, flushMicrotasks, state } from './support/deferred.js';
+import './support/leaks.js';
 
 interface Port {
   id: number;
@@ -10,7 +11,7 @@ interface Port {
 const port = (id = 1): Port => ({ id, open: true });
 
 describe('the kernel test cases, in our terms', () => {
-  it('basic: a consumer accesses the resource through its handle', () => {
+  it('basic: a consumer accesses the resource through its handle', async () => {
     const resource = port();
     const provider = new Revocable(resource);
     const handle = provider.handle();
@@ -18,6 +19,7 @@ describe('the kernel test cases, in our terms', () => {
     assert.ok(access);
     assert.equal(access.value, resource);
     access.release();
+    await provider.revoke();
   });
 
   it('revocation: after the revoke, tryAccess returns null', async () => {
@@ -356,7 +358,7 @@ describe('revoke({ timeout })', () => {
 });
 
 describe('Access and RevocableHandle', () => {
-  it('makes release idempotent and the value unreachable after it', () => {
+  it('makes release idempotent and the value unreachable after it', async () => {
     const provider = new Revocable(port());
     const access = provider.access();
     assert.equal(access.released, false);
@@ -366,9 +368,10 @@ describe('Access and RevocableHandle', () => {
     assert.equal(provider.accesses, 0);
     assert.throws(() => access.value, (e: unknown) => e instanceof ReferenceError && (e as { code?: string }).code === 'ERR_ACCESS_RELEASED');
     assert.throws(() => access.signal, ReferenceError);
+    await provider.revoke();
   });
 
-  it('releases an access and closes a handle through Symbol.dispose', () => {
+  it('releases an access and closes a handle through Symbol.dispose', async () => {
     const provider = new Revocable(port());
     const handle = provider.handle();
     const access = handle.access();
@@ -376,6 +379,7 @@ describe('Access and RevocableHandle', () => {
     assert.equal(provider.accesses, 0);
     handle[Symbol.dispose]();
     assert.equal(handle.closed, true);
+    await provider.revoke();
   });
 
   it('works with `using` and `await using`', async () => {
@@ -416,13 +420,14 @@ describe('Access and RevocableHandle', () => {
     assert.ok(handles.every((h) => h.tryAccess() === null && h.revoked && !h.closed));
   });
 
-  it('exposes the classes for instanceof checks', () => {
+  it('exposes the classes for instanceof checks', async () => {
     const provider = new Revocable(port());
     const handle = provider.handle();
     assert.ok(handle instanceof RevocableHandle);
     const access = handle.access();
     assert.ok(access instanceof Access);
     access.release();
+    await provider.revoke();
   });
 });
 

@@ -1,0 +1,289 @@
+/**
+ * Debug mode: finds out, in seconds, why a revoke hangs.
+ *
+ * Switched on by `enableDebug()` or by the environment variable `REVOCABLE_DEBUG=1` (read once, at
+ * load, where the runtime has `process.env`). While on:
+ * 1. every access, handle, provider, scope, ref and open file records where it was taken;
+ * 2. a revoke whose drain times out rejects with a {@link DrainTimeoutError} whose `holders` list
+ *    each access still held, with the stack where it was taken;
+ * 3. a revoke *awaited* from inside an access to the same provider (it would wait for itself
+ *    forever) rejects at once with a {@link RevokeDeadlockError} carrying both stacks. This needs an
+ *    async context to know which accesses the awaiting code is inside: `revocable/node` supplies
+ *    one built on `AsyncLocalStorage` (its `enableDebug` passes it); elsewhere pass your own;
+ * 4. handles, accesses and open files collected without being released are reported once per
+ *    creation site.
+ *
+ * Production pays nothing: debug mode replaces `tryWith`/`with`/`revoke` on the prototype while on
+ * and puts the originals back when off; creation sites pay one `undefined` check.
+ *
+ * @module
+ */
+import { DrainTimeoutError, describeName, type Holder } from './errors.js';
+import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
+import { trackCollected } from './internal/collected.js';
+import { isThenable } from './internal/validate.js';
+import { Revocable } from './revocable.js';
+
+/** An async context: the minimum debug mode needs of `AsyncLocalStorage` (or TC39 `AsyncContext`). */
+export interface AsyncContextLike<F> {
+  /** Runs `fn` with `frame` as the current frame, for everything `fn` starts, sync or async. */
+  run<R>(frame: F, fn: () => R): R;
+  /** Makes `frame` current for the rest of the running code and everything it starts. */
+  enter(frame: F): void;
+  /** The current frame, if any. */
+  current(): F | undefined;
+}
+
+/** What debug mode keeps in the async context: the accesses the running code is inside. */
+export interface AccessFrame {
+  readonly provider: object;
+  readonly holder: HolderRecord;
+  readonly parent: AccessFrame | undefined;
+}
+
+interface HolderRecord extends Holder {
+  active: boolean;
+}
+
+export interface DebugOptions {
+  /** An async context (see {@link AsyncContextLike}); without one, deadlocks are bounded by timeouts only. */
+  asyncContext?: AsyncContextLike<AccessFrame>;
+  /** Where reports go that are not errors (objects collected unreleased). Default: `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * A revoke was awaited from inside an access to the same provider: the access waits for the revoke,
+ * the revoke for the access. The revoke itself goes on and completes once the access ends.
+ */
+export class RevokeDeadlockError extends Error {
+  readonly code = 'ERR_REVOKE_DEADLOCK' as const;
+  /** Where the access that the awaiting code is inside was taken. */
+  readonly accessStack: string;
+  /** Where the revoke was called. */
+  readonly revokeStack: string;
+
+  constructor(what: string, accessStack: string, revokeStack: string) {
+    super(
+      `${what}: a revoke was awaited from inside an access to the same provider, and would wait for itself forever. ` +
+        `Start the revoke without awaiting it there (it completes when the access ends).\n` +
+        `  the access was taken at:\n${indent(accessStack)}\n  the revoke was called at:\n${indent(revokeStack)}`,
+    );
+    this.name = 'RevokeDeadlockError';
+    this.accessStack = accessStack;
+    this.revokeStack = revokeStack;
+  }
+}
+
+const indent = (stack: string): string =>
+  stack
+    .split('\n')
+    .map((line) => `      ${line}`)
+    .join('\n');
+
+interface Session {
+  readonly context: AsyncContextLike<AccessFrame> | undefined;
+  readonly stop: () => void;
+}
+
+let session: Session | undefined;
+const sites = new WeakMap<object, string>();
+const holders = new WeakMap<object, Set<HolderRecord>>();
+
+function holdersOf(provider: object): Set<HolderRecord> {
+  let set = holders.get(provider);
+  if (set === undefined) holders.set(provider, (set = new Set()));
+  return set;
+}
+
+/** Whether debug mode is on. */
+export function isDebugEnabled(): boolean {
+  return session !== undefined;
+}
+
+/** Where `object` (an access, handle, provider, scope, ref or open file) was created, in debug mode. */
+export function creationSite(object: object): string | undefined {
+  return sites.get(object);
+}
+
+/**
+ * Switches debug mode on (see the module). Calling it again replaces the options.
+ *
+ * @example
+ * ```ts
+ * enableDebug();
+ * await provider.revoke({ timeout: 1000 }); // a DrainTimeoutError now lists where each holder took its access
+ * ```
+ */
+export function enableDebug(options: DebugOptions = {}): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`Expected \`options\` to be an object or undefined, got ${String(options)}`);
+  const context = options.asyncContext;
+  if (context !== undefined && (typeof context.run !== 'function' || typeof context.enter !== 'function' || typeof context.current !== 'function')) {
+    throw new TypeError('Expected `options.asyncContext` to have run, enter and current methods');
+  }
+  const warn = options.warn ?? ((message: string) => console.warn(`revocable: ${message}`));
+  if (typeof warn !== 'function') throw new TypeError('Expected `options.warn` to be a function or undefined');
+  disableDebug();
+
+  const stopListening = listen({
+    created(kind: TrackedKind, object: object, owner: object | undefined) {
+      const stack = captureStack();
+      sites.set(object, stack);
+      if (kind === 'access' && owner !== undefined) {
+        const holder: HolderRecord = { kind: 'access', stack, active: true };
+        holdersOf(owner).add(holder);
+        accessHolders.set(object, { owner, holder });
+        context?.enter({ provider: owner, holder, parent: context.current() });
+      }
+    },
+    released(kind: TrackedKind, object: object) {
+      if (kind !== 'access') return;
+      const entry = accessHolders.get(object);
+      if (entry === undefined) return;
+      entry.holder.active = false;
+      holders.get(entry.owner)?.delete(entry.holder);
+    },
+  });
+  const stopCollected = trackCollected(warn);
+  const restore = patchRevocable(context);
+  session = {
+    context,
+    stop: () => {
+      restore();
+      stopCollected();
+      stopListening();
+    },
+  };
+}
+
+/** Switches debug mode off; what it recorded stays readable through {@link creationSite}. */
+export function disableDebug(): void {
+  session?.stop();
+  session = undefined;
+}
+
+const accessHolders = new WeakMap<object, { owner: object; holder: HolderRecord }>();
+
+type Fn = (resource: unknown, signal: AbortSignal) => unknown;
+
+function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () => void {
+  const proto = Revocable.prototype as unknown as Record<'tryWith' | 'with' | 'revoke', (this: Revocable<unknown>, ...args: unknown[]) => unknown>;
+  const original = { tryWith: proto.tryWith, with: proto.with, revoke: proto.revoke };
+
+  // tryWith/with: a holder for the duration of fn, sync or async, and a frame in the async context.
+  const scoped = (method: 'tryWith' | 'with') =>
+    function (this: Revocable<unknown>, fn: unknown): unknown {
+      if (typeof fn !== 'function') return original[method].call(this, fn);
+      const stack = captureStack();
+      return original[method].call(this, (resource: unknown, signal: AbortSignal) => {
+        const holder: HolderRecord = { kind: `access (${method})`, stack, active: true };
+        const set = holdersOf(this);
+        set.add(holder);
+        const done = (): void => {
+          holder.active = false;
+          set.delete(holder);
+        };
+        let result: unknown;
+        try {
+          const call = (): unknown => (fn as Fn)(resource, signal);
+          result = context === undefined ? call() : context.run({ provider: this, holder, parent: context.current() }, call);
+        } catch (error) {
+          done();
+          throw error;
+        }
+        if (!isThenable(result)) {
+          done();
+          return result;
+        }
+        return Promise.resolve(result).finally(done);
+      });
+    };
+
+  proto.tryWith = scoped('tryWith');
+  proto.with = scoped('with');
+  proto.revoke = function (this: Revocable<unknown>, options: unknown): Promise<boolean> {
+    const promise = original.revoke.call(this, options) as Promise<boolean>;
+    const revokeStack = captureStack();
+    const what = describeName('Revocable', this.name);
+    const reported = promise.catch((error: unknown) => {
+      if (!(error instanceof DrainTimeoutError) || error.holders.length > 0) throw error;
+      const held = [...holdersOf(this)].map(({ kind, stack }) => ({ kind, stack }));
+      const timeout = Number(/within (\S+) ms/.exec(error.message)?.[1] ?? NaN);
+      throw new DrainTimeoutError(what, timeout, error.pending, held, error.resourceName);
+    });
+    if (context === undefined) return reported;
+    return new GuardedRevoke(reported, this, context, what, revokeStack);
+  };
+  return () => {
+    proto.tryWith = original.tryWith;
+    proto.with = original.with;
+    proto.revoke = original.revoke;
+  };
+}
+
+/**
+ * The promise a revoke returns in debug mode with an async context. `await` (and promise
+ * combinators, and returning it from an async function) call `then` from a job of their own, with no
+ * caller on the stack; a plain `.then(...)` call has one. Only the former makes the awaiting code
+ * wait, so only the former, from inside an access to the same provider, is a deadlock.
+ */
+class GuardedRevoke extends Promise<boolean> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  #provider: object | undefined;
+  #context: AsyncContextLike<AccessFrame> | undefined;
+  #what = '';
+  #revokeStack = '';
+
+  constructor(
+    inner: Promise<boolean> | ((resolve: (value: boolean) => void, reject: (error: unknown) => void) => void),
+    provider?: object,
+    context?: AsyncContextLike<AccessFrame>,
+    what?: string,
+    revokeStack?: string,
+  ) {
+    super(typeof inner === 'function' ? inner : (resolve, reject) => inner.then(resolve, reject));
+    this.#provider = provider;
+    this.#context = context;
+    this.#what = what ?? '';
+    this.#revokeStack = revokeStack ?? '';
+  }
+
+  override then<A = boolean, B = never>(
+    onFulfilled?: ((value: boolean) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    const frame = this.#held();
+    if (frame !== undefined && awaitedByJob()) {
+      const error = new RevokeDeadlockError(this.#what, frame.holder.stack, this.#revokeStack);
+      return Promise.reject(error).then(onFulfilled, onRejected);
+    }
+    const derived = super.then(onFulfilled, onRejected);
+    if (this.#provider === undefined || this.#context === undefined) return derived;
+    // `revoke().then(f)` awaited is the same deadlock one step later: guard what derives from it.
+    return new GuardedRevoke(derived as Promise<boolean>, this.#provider, this.#context, this.#what, this.#revokeStack) as Promise<A | B>;
+  }
+
+  /** The innermost active access to this provider that the current code is inside, if any. */
+  #held(): AccessFrame | undefined {
+    if (this.#provider === undefined || this.#context === undefined) return undefined;
+    for (let frame = this.#context.current(); frame !== undefined; frame = frame.parent) {
+      if (frame.provider === this.#provider && frame.holder.active) return frame;
+    }
+    return undefined;
+  }
+}
+
+/** True when `then` was called by the engine (an await or a combinator), not by user code. */
+function awaitedByJob(): boolean {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  // This function, then GuardedRevoke.then; below them, a caller with a source location is code
+  // that called `then` itself (`.then`, `.catch`, `.finally` are built-ins without one).
+  return lines.slice(2).every((line) => !/:\d+:\d+\)?$/.test(line.trim()));
+}
+
+// REVOCABLE_DEBUG=1 switches debug mode on at load, where the runtime has an environment.
+const environment = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+if (environment !== undefined && /^(?:1|true|yes|on)$/i.test(environment['REVOCABLE_DEBUG'] ?? '')) enableDebug();

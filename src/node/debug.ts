@@ -1,0 +1,38 @@
+/**
+ * Debug mode in Node, with async context tracking: `AsyncLocalStorage` tells which accesses the
+ * running code is inside, across every `await`, so a revoke awaited from inside an access to the
+ * same provider is reported at once (with both stacks) instead of hanging.
+ *
+ * `REVOCABLE_DEBUG=1` switches it on when this module loads (the core alone switches on debug mode
+ * without async context).
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { enableDebug as enableCoreDebug, type AccessFrame, type AsyncContextLike, type DebugOptions } from '../debug.js';
+
+/** An {@link AsyncContextLike} on Node's `AsyncLocalStorage`. */
+export function asyncLocalContext<F>(): AsyncContextLike<F> {
+  const storage = new AsyncLocalStorage<F>();
+  return {
+    run: (frame, fn) => storage.run(frame, fn),
+    enter: (frame) => storage.enterWith(frame),
+    current: () => storage.getStore(),
+  };
+}
+
+/**
+ * Switches debug mode on with async context tracking (see `enableDebug` of the core for the rest).
+ *
+ * @example
+ * ```ts
+ * import { enableDebug } from 'revocable/node';
+ * enableDebug();
+ * await handle.with(async () => { await provider.revoke(); }); // rejects RevokeDeadlockError at once
+ * ```
+ */
+export function enableDebug(options: DebugOptions = {}): void {
+  enableCoreDebug({ asyncContext: asyncLocalContext<AccessFrame>(), ...options });
+}
+
+if (/^(?:1|true|yes|on)$/i.test(process.env['REVOCABLE_DEBUG'] ?? '')) enableDebug();

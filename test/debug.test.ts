@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { DrainTimeoutError, Revocable, creationSite, disableDebug, enableDebug, isDebugEnabled } from '../src/index.js';
+import { asyncLocalContext, enableDebug as enableNodeDebug } from '../src/node/debug.js';
+import { RevokeDeadlockError } from '../src/debug.js';
+import type { AccessFrame } from '../src/debug.js';
+import { deferred } from './support/deferred.js';
+import './support/leaks.js';
+
+afterEach(() => disableDebug());
+
+const timedOut = async (promise: Promise<unknown>): Promise<DrainTimeoutError> => {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof DrainTimeoutError, `expected a DrainTimeoutError, got ${String(error)}`);
+  return error;
+};
+
+describe('debug mode: holders of a drain that times out', () => {
+  it('lists each access still held, with the stack where it was taken', async (t) => {
+    enableDebug({ warn: () => {} });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const provider = new Revocable({ n: 1 }, { name: 'ttyUSB0' });
+    const handle = provider.handle();
+    const stuckToken = handle.access(); // line of the first holder
+    const gate = deferred();
+    const stuckCall = handle.with(() => gate.promise); // the second holder
+    // The revoke is awaited outside both accesses: a timer callback stands for "another task".
+    const revoking = Promise.resolve().then(() => provider.revoke({ timeout: 50 }));
+    await Promise.resolve();
+    t.mock.timers.tick(50);
+    const error = await timedOut(revoking);
+    assert.equal(error.pending, 2);
+    assert.equal(error.holders.length, 2);
+    assert.deepEqual(error.holders.map((h) => h.kind).sort(), ['access', 'access (with)']);
+    for (const holder of error.holders) assert.match(holder.stack, /debug\.test\.ts:\d+/, 'the stack points at the test, not the library');
+    assert.doesNotMatch(error.holders[0]?.stack ?? '', /src\/revocable\.ts/);
+    assert.match(error.message, /2 users still hold it:\n {2}- access/);
+    stuckToken.release();
+    gate.resolve();
+    await stuckCall;
+    await provider.revoke();
+  });
+
+  it('lists nothing held once the holders are released (no false report)', async () => {
+    enableDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const access = provider.access();
+    await provider.with(async () => {});
+    access.release();
+    assert.equal(await provider.revoke({ timeout: 10 }), true);
+  });
+
+  it('names no holders with debug mode off: only the count', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    assert.equal(isDebugEnabled(), false);
+    const provider = new Revocable({ n: 1 });
+    const access = provider.access();
+    const revoking = provider.revoke({ timeout: 5 });
+    t.mock.timers.tick(5);
+    const error = await timedOut(revoking);
+    assert.equal(error.pending, 1);
+    assert.deepEqual(error.holders, []);
+    access.release();
+    await provider.revoke();
+  });
+
+  it('records where objects were created', async () => {
+    enableDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const handle = provider.handle();
+    assert.match(creationSite(provider) ?? '', /debug\.test\.ts/);
+    assert.match(creationSite(handle) ?? '', /debug\.test\.ts/);
+    await provider.revoke();
+  });
+
+  it('puts the production methods back when switched off', () => {
+    const original = Revocable.prototype.tryWith;
+    enableDebug({ warn: () => {} });
+    assert.notEqual(Revocable.prototype.tryWith, original);
+    disableDebug();
+    assert.equal(Revocable.prototype.tryWith, original);
+  });
+
+  it('rejects bad options', () => {
+    assert.throws(() => enableDebug({ asyncContext: {} as never }), /asyncContext/);
+    assert.throws(() => enableDebug({ warn: 5 as never }), /warn/);
+    assert.equal(isDebugEnabled(), false, 'a bad call leaves debug mode off');
+  });
+});
+
+describe('debug mode with async context: a revoke awaited inside its own access', () => {
+  // Awaits `work` itself (an `await`, not a `.then` call), in the caller's async context.
+  const rejectsAtOnce = async (work: Promise<unknown>): Promise<RevokeDeadlockError> => {
+    let error: unknown;
+    try {
+      await work;
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof RevokeDeadlockError, `expected RevokeDeadlockError, got ${String(error)}`);
+    assert.equal(error.code, 'ERR_REVOKE_DEADLOCK');
+    return error;
+  };
+
+  it('is reported at once, with both stacks, when awaited inside with()', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 }, { name: 'sensor' });
+    const error = await rejectsAtOnce(
+      provider.with(async () => {
+        await provider.revoke(); // no timeout: without debug mode this never returns
+      }),
+    );
+    assert.match(error.message, /Revocable "sensor": a revoke was awaited from inside an access/);
+    assert.match(error.accessStack, /debug\.test\.ts/);
+    assert.match(error.revokeStack, /debug\.test\.ts/);
+    assert.equal(provider.state, 'revoked', 'the revoke itself completed once the access ended');
+  });
+
+  it('is reported when awaited while holding an access token taken in the same task', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const access = provider.access();
+    await rejectsAtOnce(provider.revoke());
+    access.release();
+    assert.equal(await provider.revoke(), false);
+  });
+
+  it('is reported when the revoke is returned from the async function holding the access', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    await rejectsAtOnce(provider.with(() => Promise.all([provider.revoke()])));
+    await provider.revoke();
+  });
+
+  it('does not report a revoke started inside an access and handled without awaiting it', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    let revoking!: Promise<boolean>;
+    let caught: unknown = 'no error';
+    await provider.with(async () => {
+      revoking = provider.revoke();
+      revoking.catch((e: unknown) => (caught = e));
+      await Promise.resolve();
+    });
+    assert.equal(await revoking, true);
+    assert.equal(caught, 'no error');
+  });
+
+  it('does not report a revoke awaited by another task while an access is held', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const gate = deferred();
+    const holder = provider.with(() => gate.promise);
+    const waiter = (async () => provider.revoke())();
+    gate.resolve();
+    await holder;
+    assert.equal(await waiter, true);
+  });
+
+  it('does not report inside an access to another provider', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const outer = new Revocable({ n: 1 });
+    const inner = new Revocable({ n: 2 });
+    await outer.with(async () => {
+      assert.equal(await inner.revoke(), true);
+    });
+    await outer.revoke();
+  });
+
+  it('is reported when what derives from the revoke through then() is awaited', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    await rejectsAtOnce(provider.with(async () => provider.revoke().then((first) => first)));
+    await provider.revoke();
+  });
+
+  it('accepts any async context with run, enter and current', async () => {
+    enableDebug({ asyncContext: asyncLocalContext<AccessFrame>(), warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    await rejectsAtOnce(provider.with(async () => provider.revoke()));
+    await provider.revoke();
+  });
+});
