@@ -1,0 +1,114 @@
+/**
+ * Managed event listeners, on a Node `EventEmitter` or a DOM-style `EventTarget`: the listener
+ * runs inside an access, so a revoke stops it being called, kicks and waits for a call in flight
+ * (an async listener holds the access until its promise settles), then removes it.
+ *
+ * This is the fix for the handler that still fires after `remove()`: once `revoke()` has started
+ * the listener is never entered again, and once it resolves no call is running.
+ *
+ * Invariants:
+ * 1. From the first synchronous step of the revoke the listener is not called, even by an event
+ *    dispatched before it is removed.
+ * 2. Calls in flight get their `signal` aborted and are waited for; then the listener is removed
+ *    exactly once and the target holds no reference to it.
+ * 3. Errors propagate as from an unmanaged listener: a synchronous throw reaches the emitter (or
+ *    the runtime's error reporting for an EventTarget); a rejection is the same rejection.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import { checkFunction, checkOptions, expected } from '../internal/validate.js';
+import { ManagedResource, type ManagedOptions } from './managed.js';
+import { checkOptionalBoolean } from './internal/util.js';
+
+/** Options of {@link addManagedListener}. */
+export interface ManagedListenerOptions extends ManagedOptions {
+  /** Call at most once (`once` of both kinds of target). Default: `false`. */
+  once?: boolean;
+  /** EventTarget only: listen in the capture phase. Default: `false`. */
+  capture?: boolean;
+  /** EventTarget only: the listener will not call `preventDefault()`. */
+  passive?: boolean;
+}
+
+/** What a listener is given: the event's arguments, then the kick signal. */
+type Listener<A extends unknown[]> = (...args: [...A, AbortSignal]) => unknown;
+
+type Target = EventEmitter | EventTarget;
+
+/**
+ * A listener registered on an EventEmitter or EventTarget, drained before it is removed. Create it
+ * with {@link addManagedListener}.
+ */
+export class ManagedListener<T extends Target = Target> extends ManagedResource<T> {
+  readonly #remove: () => void;
+
+  /** @internal Use {@link addManagedListener}. */
+  constructor(target: T, type: string | symbol, listener: (...args: never[]) => unknown, options?: ManagedListenerOptions) {
+    const kind = targetKind(target);
+    if (typeof type !== 'string' && (typeof type !== 'symbol' || kind === 'target')) {
+      throw expected(kind === 'target' ? 'a string' : 'a string or a symbol', 'type', type);
+    }
+    checkFunction(listener, 'listener');
+    checkOptions(options);
+    checkOptionalBoolean(options?.once, 'options.once');
+    checkOptionalBoolean(options?.capture, 'options.capture');
+    checkOptionalBoolean(options?.passive, 'options.passive');
+    super(target, options?.name === undefined ? { ...options, name: String(type) } : options);
+    const call = listener as (...a: unknown[]) => unknown;
+    const wrapper = (self: ManagedListener<T>) =>
+      function (this: unknown, ...eventArgs: unknown[]): unknown {
+        return self.tryWith((_target, signal) => call.call(this, ...eventArgs, signal));
+      };
+    const fn = wrapper(this);
+    const once = options?.once === true;
+    if (kind === 'emitter') {
+      const emitter = target as EventEmitter;
+      if (once) emitter.once(type, fn);
+      else emitter.on(type, fn);
+      this.#remove = () => void emitter.removeListener(type, fn);
+    } else {
+      const eventTarget = target as EventTarget;
+      const capture = options?.capture === true;
+      const flags: AddEventListenerOptions = { capture, once };
+      if (options?.passive !== undefined) flags.passive = options.passive;
+      eventTarget.addEventListener(type as string, fn, flags);
+      this.#remove = () => eventTarget.removeEventListener(type as string, fn, { capture });
+    }
+  }
+
+  protected override releaseResource(): void {
+    this.#remove();
+  }
+}
+
+function targetKind(target: unknown): 'emitter' | 'target' {
+  if (target !== null && typeof target === 'object') {
+    const t = target as Partial<EventEmitter & EventTarget>;
+    if (typeof t.on === 'function' && typeof t.removeListener === 'function') return 'emitter';
+    if (typeof t.addEventListener === 'function' && typeof t.removeEventListener === 'function') return 'target';
+  }
+  throw expected('an EventEmitter or an EventTarget', 'target', target);
+}
+
+/**
+ * Adds `listener` for `type` on `target` (an EventEmitter or an EventTarget), managed: the
+ * listener gets the event's arguments followed by the kick signal; `revoke()` stops it, waits for
+ * calls in flight, then removes it.
+ *
+ * @example
+ * ```ts
+ * const onData = addManagedListener(port, 'data', async (chunk: Buffer, signal) => {
+ *   await store.save(chunk, { signal });
+ * });
+ * await onData.revoke(); // no call after this line; the one in flight has finished
+ * ```
+ */
+export function addManagedListener<A extends unknown[] = unknown[], T extends Target = Target>(
+  target: T,
+  type: string | symbol,
+  listener: Listener<A>,
+  options?: ManagedListenerOptions,
+): ManagedListener<T> {
+  return new ManagedListener(target, type, listener as (...args: never[]) => unknown, options);
+}

@@ -1,0 +1,114 @@
+/**
+ * Managed timers: `setTimeout` and `setInterval` whose callbacks run inside an access, so that a
+ * revoke stops them, kicks the callback in flight through its signal, waits for it (an async
+ * callback holds the access until its promise settles), then clears the timer.
+ *
+ * Invariants:
+ * 1. From the first synchronous step of the revoke the callback is not called again, even by a
+ *    tick that was already due.
+ * 2. A callback running when the revoke starts has its `signal` aborted and is waited for.
+ * 3. The timer is cleared exactly once, after the drain; nothing keeps the callback afterwards.
+ * 4. A callback that throws or rejects does so as it would from a plain timer (an uncaught
+ *    exception, an unhandled rejection): managing a timer does not hide its errors.
+ *
+ * @module
+ */
+import { checkFunction, checkOptions } from '../internal/validate.js';
+import { ManagedResource, type ManagedOptions } from './managed.js';
+import { checkDelay, checkOptionalBoolean } from './internal/util.js';
+
+/** Options of {@link setManagedTimeout} and {@link setManagedInterval}. */
+export interface ManagedTimerOptions extends ManagedOptions {
+  /** Do not keep the process alive for this timer alone (`timer.unref()`). Default: `false`. */
+  unref?: boolean;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+type Callback = (signal: AbortSignal) => unknown;
+
+/**
+ * A timer whose callback drains before it is cleared. Create it with {@link setManagedTimeout} or
+ * {@link setManagedInterval}.
+ */
+export class ManagedTimer extends ManagedResource<Timer> {
+  /** @internal Use {@link setManagedTimeout} or {@link setManagedInterval}. */
+  constructor(kind: 'timeout' | 'interval', callback: Callback, delay: number, options?: ManagedTimerOptions) {
+    checkFunction(callback, 'callback');
+    checkDelay(delay, 'delay');
+    checkOptions(options);
+    checkOptionalBoolean(options?.unref, 'options.unref');
+    // The callback runs only through tryWith: the gate. The tick reaches the instance through
+    // `late` (the timer must exist before the instance does: it is the resource).
+    const late: { self?: ManagedTimer } = {};
+    const run = (_timer: Timer, signal: AbortSignal): unknown => callback(signal);
+    const tick = (): void => {
+      late.self?.tryWith(run);
+    };
+    const timer = kind === 'timeout' ? setTimeout(tick, delay) : setInterval(tick, delay);
+    if (options?.unref === true) timer.unref();
+    try {
+      super(timer, options, kind === 'timeout' ? clearTimeout : clearInterval);
+    } catch (error) {
+      clearTimeout(timer);
+      throw error;
+    }
+    late.self = this;
+  }
+
+  /** Keeps the process alive for this timer (the default). No-op once revoked. */
+  ref(): this {
+    this.tryWith(refTimer);
+    return this;
+  }
+
+  /** Lets the process exit while this timer is pending. No-op once revoked. */
+  unref(): this {
+    this.tryWith(unrefTimer);
+    return this;
+  }
+
+  /** Whether the timer keeps the process alive; `false` once revoked. */
+  hasRef(): boolean {
+    return this.tryWith(hasRefTimer) ?? false;
+  }
+
+  /** Restarts the countdown (`timer.refresh()`); a fired timeout runs again. No-op once revoked. */
+  refresh(): this {
+    this.tryWith(refreshTimer);
+    return this;
+  }
+}
+
+const refTimer = (timer: Timer): void => void timer.ref();
+const unrefTimer = (timer: Timer): void => void timer.unref();
+const hasRefTimer = (timer: Timer): boolean => timer.hasRef();
+const refreshTimer = (timer: Timer): void => void timer.refresh();
+
+/**
+ * `setTimeout`, managed: `callback(signal)` runs once after `delay` ms unless the timer is revoked
+ * first; a revoke during an async callback waits for it.
+ *
+ * @example
+ * ```ts
+ * const timer = setManagedTimeout(async (signal) => { await flush({ signal }); }, 1_000);
+ * await timer.revoke(); // cleared; or, if flush() is running, kicked and waited for
+ * ```
+ */
+export function setManagedTimeout(callback: (signal: AbortSignal) => unknown, delay: number, options?: ManagedTimerOptions): ManagedTimer {
+  return new ManagedTimer('timeout', callback, delay, options);
+}
+
+/**
+ * `setInterval`, managed: `callback(signal)` runs every `delay` ms until the timer is revoked;
+ * the revoke waits for a run in flight. Runs may overlap if an async callback outlasts `delay`,
+ * as with `setInterval`.
+ *
+ * @example
+ * ```ts
+ * const poll = setManagedInterval((signal) => refresh({ signal }), 5_000, { unref: true });
+ * await poll.revoke();
+ * ```
+ */
+export function setManagedInterval(callback: (signal: AbortSignal) => unknown, delay: number, options?: ManagedTimerOptions): ManagedTimer {
+  return new ManagedTimer('interval', callback, delay, options);
+}
