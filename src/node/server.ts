@@ -11,14 +11,14 @@
  * 1. From the first synchronous step of the revoke the server accepts no connection: the listening
  *    socket is closed, and a connection already queued is destroyed on arrival.
  * 2. HTTP: no byte of a response in flight is lost. A connection is destroyed at the kick only when
- *    it has no response open (idle keep-alive); a busy one gets `Connection: close` on its last
- *    response whose headers are not sent yet and is ended (a graceful FIN) once that response has
- *    been flushed. Node's own `server.close()` destroys a connection whose response has ended but is
- *    still being flushed; the kick keeps it from doing so.
- * 3. HTTP/1.1 pipelining: `Connection: close` goes on the *last* response queued on a connection,
- *    so the responses to requests pipelined behind it are still sent. A request that arrives on an
- *    open connection during the drain is served (its connection was accepted before the revoke),
- *    with `Connection: close`.
+ *    it has no response open (idle keep-alive); a busy one is ended (a graceful FIN) once its last
+ *    response has been flushed, and that response says `Connection: close` if its head was not
+ *    written before the revoke. Node's own `server.close()` destroys a connection whose response
+ *    has ended but is still being flushed; the kick keeps it from doing so.
+ * 3. HTTP/1.1 pipelining: `Connection: close` goes only on the response to the *last* request
+ *    received on a connection, decided when its head is written, so the responses to requests
+ *    pipelined behind another are still sent. A request that arrives on an open connection during
+ *    the drain is served (its connection was accepted before the revoke), with `Connection: close`.
  * 4. Upgraded connections (`upgrade`, `connect`: websockets, tunnels) are in flight until they
  *    close: they get the kick through `signal` (close them with a close frame there) and are cut at
  *    the deadline like the rest.
@@ -76,8 +76,6 @@ interface HttpConnection {
   readonly socket: Socket;
   /** Responses not yet closed, oldest first: more than one when the client pipelines. */
   readonly responses: ServerResponse[];
-  /** The response we put `Connection: close` on, and the header it had before, until it is sent. */
-  marked: { response: ServerResponse; previous: ReturnType<ServerResponse['getHeader']> } | null;
   /** The request of an `upgrade`/`connect`: the socket belongs to the application now. */
   upgrade: IncomingMessage | null;
 }
@@ -203,7 +201,7 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
   }
 
   #track(socket: Socket): HttpConnection {
-    const conn: HttpConnection = { socket, responses: [], marked: null, upgrade: null };
+    const conn: HttpConnection = { socket, responses: [], upgrade: null };
     this.#conns.set(socket, conn);
     return conn;
   }
@@ -212,7 +210,7 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     const conn = this.#conns.get(req.socket) ?? this.#track(req.socket);
     conn.responses.push(res);
     res.on('close', () => this.#responseClosed(conn, res));
-    if (this.#drain.kind === 'draining') this.#markLast(conn);
+    if (this.#drain.kind === 'draining') this.#closeAfterLast(conn, res);
   }
 
   #responseClosed(conn: HttpConnection, res: ServerResponse): void {
@@ -220,27 +218,27 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     const index = responses.indexOf(res);
     if (index === 0) responses.shift();
     else if (index > 0) responses.splice(index, 1);
-    if (conn.marked?.response === res) conn.marked = null;
     // Node has flushed the response ('close' follows 'finish'); with `Connection: close` it is
     // already ending the socket. Without it (headers sent before the revoke) we end it: a FIN after
     // the last byte, never a reset.
     if (this.#drain.kind === 'draining' && responses.length === 0 && conn.upgrade === null) endSocket(conn.socket);
   }
 
-  /** Puts `Connection: close` on the last response of `conn` whose headers are not sent yet. */
-  #markLast(conn: HttpConnection): void {
-    const last = conn.responses[conn.responses.length - 1];
-    const marked = conn.marked;
-    if (marked !== null && marked.response !== last && !marked.response.headersSent) {
-      // A pipelined request came in behind it: close after that one instead.
-      if (marked.previous === undefined) marked.response.removeHeader('connection');
-      else marked.response.setHeader('connection', marked.previous);
-      conn.marked = null;
-    }
-    if (last !== undefined && conn.marked === null && !last.headersSent) {
-      conn.marked = { response: last, previous: last.getHeader('connection') };
-      last.setHeader('connection', 'close');
-    }
+  /**
+   * Makes the response to `conn`'s last request say `Connection: close`. Which request is last is
+   * known only when a response's head is written (a client may still pipeline another behind it),
+   * so each response whose head is not written yet decides then: a hook on its `writeHead`, which
+   * Node calls for an implicit head too. Only responses of a draining server get the hook.
+   */
+  #closeAfterLast(conn: HttpConnection, res: ServerResponse): void {
+    if (res.headersSent || Object.hasOwn(res, 'writeHead')) return;
+    const writeHead = res.writeHead;
+    const hooked = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+      delete (res as { writeHead?: unknown }).writeHead;
+      if (conn.responses[conn.responses.length - 1] === res) res.setHeader('connection', 'close');
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    };
+    Object.defineProperty(res, 'writeHead', { value: hooked, configurable: true, writable: true });
   }
 
   /**
@@ -307,7 +305,7 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     if (this.#http) {
       // Again, for a runtime whose close() does not close idle connections itself.
       this.#closeIdle();
-      for (const conn of this.#conns.values()) if (conn.upgrade === null) this.#markLast(conn);
+      for (const conn of this.#conns.values()) for (const res of conn.responses) this.#closeAfterLast(conn, res);
     } else {
       for (const socket of this.#connections.keys()) {
         try {
