@@ -8,6 +8,7 @@ import { after, describe, it, mock } from 'node:test';
 import { DrainTimeoutError, RevokedError } from '../src/index.js';
 import { ManagedFile, manageFile, openFile } from '../src/node/index.js';
 import { state } from './support/deferred.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'revocable-file-'));

@@ -4,6 +4,7 @@ import { after, describe, it, mock } from 'node:test';
 import { RevokedError } from '../src/index.js';
 import { addManagedListener } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 
 describe('managed listeners on an EventEmitter', () => {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import autocannon from 'autocannon';
 import { manageServer } from '../src/node/index.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { counter, listen } from './fixtures/node/http.js';
 

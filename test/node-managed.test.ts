@@ -5,6 +5,7 @@ import { after, describe, it, mock } from 'node:test';
 import { DrainTimeoutError, Revocable, RevokedError } from '../src/index.js';
 import { ManagedAbortController, ManagedResource, manageSocket } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { listen } from './fixtures/node/http.js';
 
@@ -96,7 +97,7 @@ describe('ManagedResource', () => {
     assert.deepEqual(closed, ['ttyUSB0']);
   });
 
-  it('refuses bad options with the message shape of the library', () => {
+  it('refuses bad options with the message shape of the library', async () => {
     assert.throws(() => new ManagedResource({}, { timeout: -1 }), /Expected `options.timeout` to be a number >= 0 \(milliseconds\), got `-1` \(number\)/);
     assert.throws(() => new ManagedResource({}, { signal: 'no' as never }), /Expected `options.signal` to be an AbortSignal or undefined, got `"no"` \(string\)/);
     assert.throws(() => new ManagedResource({}, { name: 1 as never }), TypeError);
@@ -105,6 +106,7 @@ describe('ManagedResource', () => {
     const managed = new ManagedResource({}, undefined, () => {});
     assert.throws(() => void managed.revoke(null as never), TypeError);
     assert.equal(managed.state, 'live', 'a bad call changes nothing');
+    await managed.revoke();
   });
 });
 

@@ -6,6 +6,7 @@ import { after, describe, it, mock, type TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { manageChildProcess, manageWorker, ManagedChildProcess } from '../src/node/index.js';
 import { state } from './support/deferred.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/node/${name}`, import.meta.url));

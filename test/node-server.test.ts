@@ -11,6 +11,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { RevokedError } from '../src/index.js';
 import { manageServer, type ManagedServer } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
+import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { counter, listen, parseResponses, raw, request } from './fixtures/node/http.js';
 
@@ -309,9 +310,10 @@ describe('ManagedServer over http', () => {
     assert.equal(managed.server.listenerCount('upgrade'), 2, 'ours comes with the application one');
     managed.server.off('upgrade', listener);
     assert.equal(managed.server.listenerCount('upgrade'), 0, 'and goes with it');
+    await managed.revoke();
   });
 
-  it('gives the server back as it found it: listeners removed, second revoke resolves false', async (t) => {
+  it('gives the server back as it found it: listeners removed, second revoke resolves false', async () => {
     const server = http.createServer((_req, res) => res.end());
     const before = ['connection', 'request', 'newListener', 'removeListener'].map((e) => server.listenerCount(e));
     const managed = manageServer(server);
@@ -321,7 +323,7 @@ describe('ManagedServer over http', () => {
     assert.deepEqual(['connection', 'request', 'newListener', 'removeListener'].map((e) => server.listenerCount(e)), before);
     assert.equal(server.listening, false);
     const again = manageServer(server);
-    t.after(() => again.revoke());
+    assert.equal(await again.revoke(), true, 'a revoked server can be managed afresh');
   });
 
   it('revokes a server that never listened', async () => {
@@ -342,13 +344,14 @@ describe('ManagedServer over http', () => {
     assert.throws(() => managed.handle(), RevokedError);
   });
 
-  it('refuses what it cannot manage', () => {
+  it('refuses what it cannot manage', async () => {
     assert.throws(() => manageServer({} as net.Server), /Expected `server` to be a net.Server, http.Server or https.Server/);
     const server = http.createServer();
-    manageServer(server);
+    const managed = manageServer(server);
     assert.throws(() => manageServer(server), /already is/);
     assert.throws(() => manageServer(net.createServer(), { kick: 1 as never }), TypeError);
     assert.throws(() => manageServer(net.createServer(), { timeout: -5 }), RangeError);
+    await managed.revoke();
   });
 });
 

@@ -26,3 +26,4 @@ export type { ManagedTimerOptions } from './timers.js';
 export { ManagedListener, addManagedListener } from './listeners.js';
 export type { ManagedListenerOptions } from './listeners.js';
 export { ManagedAbortController } from './abort-controller.js';
+export { asyncLocalContext, enableDebug } from './debug.js';
