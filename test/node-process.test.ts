@@ -106,12 +106,12 @@ describe('ManagedChildProcess', () => {
     assert.equal(managed.exit?.code, 0);
   });
 
-  it('refuses bad arguments', () => {
+  it('refuses bad arguments', async () => {
     assert.throws(() => manageChildProcess({} as ChildProcess), /Expected `child` to be a ChildProcess/);
     const proc = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     assert.throws(() => manageChildProcess(proc, { grace: -1 }), RangeError);
     assert.throws(() => manageChildProcess(proc, { killSignal: 'SIGNOPE' as NodeJS.Signals }), /Expected `options.killSignal` to be a signal name/);
-    return once(proc, 'exit');
+    await once(proc, 'exit');
   });
 });
 
