@@ -103,6 +103,8 @@ const LIVE: Drain = { kind: 'live' };
 export class ManagedServer<S extends NetServer = NetServer> extends ManagedResource<S> {
   readonly #server: S;
   readonly #http: boolean;
+  /** Plain http: the TCP socket is the HTTP socket (for https the TLS socket is, made later). */
+  readonly #plainHttp: boolean;
   readonly #kickSocket: (socket: Socket) => void;
   /** Every accepted TCP connection and the access it holds until it closes. */
   readonly #connections = new Map<Socket, Access<S>>();
@@ -128,6 +130,7 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     managed.add(server);
     this.#server = server;
     this.#http = server instanceof HttpServer || server instanceof HttpsServer;
+    this.#plainHttp = this.#http && !(server instanceof HttpsServer);
     this.#kickSocket = options?.kick ?? endSocket;
     this.#listen('connection', (socket: Socket) => this.#onConnection(socket));
     if (server instanceof HttpsServer) this.#listen('secureConnection', (socket: Socket) => this.#onSecureConnection(socket));
@@ -182,11 +185,10 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
       return;
     }
     this.#connections.set(socket, access);
-    const http = this.#http && !(this.#server instanceof HttpsServer);
-    if (http) this.#track(socket);
+    if (this.#plainHttp) this.#track(socket);
     socket.once('close', () => {
       this.#connections.delete(socket);
-      if (http) this.#conns.delete(socket);
+      this.#conns.delete(socket);
       access.release();
     });
   }
@@ -294,12 +296,15 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
       // Node's http close() destroys "idle" connections, and counts as idle one whose response has
       // ended but is still being flushed: shadow that step with ours while it runs.
       const own = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
-      Object.defineProperty(server, 'closeIdleConnections', { value: () => this.#closeIdle(), configurable: true, writable: true });
+      const shadow = Object.isExtensible(server) && (own === undefined || own.configurable === true);
+      if (shadow) Object.defineProperty(server, 'closeIdleConnections', { value: () => this.#closeIdle(), configurable: true, writable: true });
       try {
         server.close(onClosed);
       } finally {
-        if (own === undefined) delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
-        else Object.defineProperty(server, 'closeIdleConnections', own);
+        if (shadow) {
+          if (own === undefined) delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+          else Object.defineProperty(server, 'closeIdleConnections', own);
+        }
       }
     });
     if (this.#http) {
