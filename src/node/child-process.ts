@@ -106,7 +106,15 @@ function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
 }
 
-/** Manages a spawned child process: see {@link ManagedChildProcess}. */
+/**
+ * Manages a spawned child process: see {@link ManagedChildProcess}.
+ *
+ * @example
+ * ```ts
+ * const ffmpeg = manageChildProcess(spawn('ffmpeg', args), { grace: 3_000, killSignal: 'SIGINT' });
+ * await ffmpeg.revoke(); // SIGINT, then SIGKILL after 3 s; resolves once it has exited
+ * ```
+ */
 export function manageChildProcess(child: ChildProcess, options?: ManagedChildProcessOptions): ManagedChildProcess {
   return new ManagedChildProcess(child, options);
 }

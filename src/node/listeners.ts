@@ -39,6 +39,13 @@ type Target = EventEmitter | EventTarget;
 /**
  * A listener registered on an EventEmitter or EventTarget, drained before it is removed. Create it
  * with {@link addManagedListener}.
+ *
+ * @example
+ * ```ts
+ * const onMessage = addManagedListener(worker, 'message', (message: unknown) => handle(message));
+ * await onMessage.revoke();
+ * worker.listenerCount('message'); // => 0
+ * ```
  */
 export class ManagedListener<T extends Target = Target> extends ManagedResource<T> {
   readonly #remove: () => void;

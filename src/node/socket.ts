@@ -62,7 +62,15 @@ export class ManagedSocket<S extends Socket = Socket> extends ManagedResource<S>
   }
 }
 
-/** Manages a connected (or connecting) socket: see {@link ManagedSocket}. */
+/**
+ * Manages a connected (or connecting) socket: see {@link ManagedSocket}.
+ *
+ * @example
+ * ```ts
+ * const upstream = manageSocket(net.connect(6379, '127.0.0.1'), { name: 'redis', grace: 500 });
+ * await upstream.revoke(); // ended gracefully; upstream.forced => false
+ * ```
+ */
 export function manageSocket<S extends Socket>(socket: S, options?: ManagedSocketOptions): ManagedSocket<S> {
   return new ManagedSocket(socket, options);
 }

@@ -29,6 +29,13 @@ type Callback = (signal: AbortSignal) => unknown;
 /**
  * A timer whose callback drains before it is cleared. Create it with {@link setManagedTimeout} or
  * {@link setManagedInterval}.
+ *
+ * @example
+ * ```ts
+ * const heartbeat = setManagedInterval((signal) => ping({ signal }), 1_000);
+ * heartbeat.unref();
+ * await heartbeat.revoke(); // => true: no tick after this line, none running
+ * ```
  */
 export class ManagedTimer extends ManagedResource<Timer> {
   /** @internal Use {@link setManagedTimeout} or {@link setManagedInterval}. */

@@ -98,7 +98,15 @@ export class ManagedWorker extends ManagedResource<Worker> {
   }
 }
 
-/** Manages a worker thread: see {@link ManagedWorker}. */
+/**
+ * Manages a worker thread: see {@link ManagedWorker}.
+ *
+ * @example
+ * ```ts
+ * const resizer = manageWorker(new Worker('./resize.js'));
+ * await resizer.revoke(); // terminate(); resolves once the thread has exited
+ * ```
+ */
 export function manageWorker(worker: Worker, options?: ManagedWorkerOptions): ManagedWorker {
   return new ManagedWorker(worker, options);
 }
