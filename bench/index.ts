@@ -5,6 +5,7 @@
  */
 const suites: Record<string, () => Promise<void>> = {
   core: async () => (await import('./core.js')).run(),
+  scope: async () => (await import('./scope.js')).run(),
   http: async () => (await import('./node-http.js')).run(),
 };
 
