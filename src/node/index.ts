@@ -8,7 +8,7 @@
  *
  * @module
  */
-export { ManagedResource, checkManagedOptions } from './managed.js';
+export { ManagedResource } from './managed.js';
 export type { ManagedOptions } from './managed.js';
 export { ManagedFile, manageFile, openFile } from './file.js';
 export type { ManagedFileOptions, OpenFileOptions } from './file.js';
@@ -26,4 +26,6 @@ export type { ManagedTimerOptions } from './timers.js';
 export { ManagedListener, addManagedListener } from './listeners.js';
 export type { ManagedListenerOptions } from './listeners.js';
 export { ManagedAbortController } from './abort-controller.js';
+export { ShutdownScope, shutdownScope } from './shutdown.js';
+export type { ShutdownOptions, ShutdownPhase } from './shutdown.js';
 export { asyncLocalContext, enableDebug } from './debug.js';
