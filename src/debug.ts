@@ -263,7 +263,8 @@ class GuardedRevoke extends Promise<boolean> {
     const derived = super.then(onFulfilled, onRejected);
     if (this.#provider === undefined || this.#context === undefined) return derived;
     // `revoke().then(f)` awaited is the same deadlock one step later: guard what derives from it.
-    return new GuardedRevoke(derived as Promise<boolean>, this.#provider, this.#context, this.#what, this.#revokeStack) as Promise<A | B>;
+    // (A guard only looks at who awaits; the value passes through untouched, whatever its type.)
+    return new GuardedRevoke(derived as Promise<never>, this.#provider, this.#context, this.#what, this.#revokeStack) as unknown as Promise<A | B>;
   }
 
   /** The innermost active access to this provider that the current code is inside, if any. */
