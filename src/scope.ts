@@ -28,16 +28,14 @@
 import { describeName } from './errors.js';
 import { hooks } from './internal/hooks.js';
 import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected, show } from './internal/validate.js';
-import {
-  ADOPT, DEFER, EntryList, RELEASED, REMOVED, USE, USE_SYNC,
-  drain, entryIndex, isEntry, single, singleEntry, type Batch, type Group, type ScopeEntry,
-} from './internal/scope-list.js';
+import { ADOPT, DEFER, EntryList, USE, USE_SYNC, drain, single, singleEntry, type Batch, type Group } from './internal/scope-list.js';
+import { RELEASED, REMOVED, entryIndex, isEntry, type ScopeEntry } from './internal/scope-entry.js';
 import { SuppressedError } from './suppressed-error.js';
 import { GroupNotFoundError, ScopeDisposedError, type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
 
 export { GroupNotFoundError, ScopeDisposedError } from './internal/scope-types.js';
 export type { AddOptions, ResourceScopeOptions, ScopeState } from './internal/scope-types.js';
-export type { EntryState, ScopeEntry } from './internal/scope-list.js';
+export type { EntryState, ScopeEntry } from './internal/scope-entry.js';
 
 type Lifecycle = { readonly kind: 'open' } | { readonly kind: 'disposing' } | { readonly kind: 'disposed' };
 
