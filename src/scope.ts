@@ -65,12 +65,14 @@ const EMPTY = new EntryList();
  * @example
  * ```ts
  * const log: string[] = [];
- * await using scope = new ResourceScope({ name: 'sensor0' });
+ * const scope = new ResourceScope({ name: 'sensor0' });
  * scope.defer(() => log.push('a'));
  * const b = scope.add('b', (v) => log.push(v));
  * scope.adopt('c', async (v) => log.push(v));
- * await scope.release(b);  // log: ['b']
- * await scope.disposeAsync(); // log: ['b', 'c', 'a']
+ * await scope.release(b);
+ * log; // => ['b']
+ * await scope.disposeAsync();
+ * log; // => ['b', 'c', 'a']
  * ```
  */
 export class ResourceScope implements AsyncDisposableStack {
