@@ -11,7 +11,7 @@ export type { Holder } from './errors.js';
 export { RevokeDeadlockError, creationSite, disableDebug, enableDebug, isDebugEnabled } from './debug.js';
 export type { AccessFrame, AsyncContextLike, DebugOptions } from './debug.js';
 export { GroupNotFoundError, ResourceScope, ScopeDisposedError } from './scope.js';
-export type { AddOptions, EntryState, ResourceScopeOptions, ScopeEntry, ScopeState } from './scope.js';
+export type { AddOptions, EntryState, ResourceScopeOptions, ScopeEntry, ScopeItem, ScopeState } from './scope.js';
 export { SuppressedError } from './suppressed-error.js';
 export { Kref, UseAfterReleaseError } from './kref.js';
 export type { KrefOptions } from './kref.js';

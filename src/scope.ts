@@ -28,7 +28,7 @@
 import { describeName } from './errors.js';
 import { hooks } from './internal/hooks.js';
 import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected, show } from './internal/validate.js';
-import { ADOPT, DEFER, EntryList, USE, USE_SYNC, drain, single, singleEntry, type Batch, type Group } from './internal/scope-list.js';
+import { ADOPT, DEFER, EntryList, USE, USE_SYNC, drain, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
 import { RELEASED, REMOVED, entryIndex, isEntry, type ScopeEntry } from './internal/scope-entry.js';
 import { SuppressedError } from './suppressed-error.js';
 import { GroupNotFoundError, ScopeDisposedError, type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
@@ -36,6 +36,7 @@ import { GroupNotFoundError, ScopeDisposedError, type AddOptions, type ResourceS
 export { GroupNotFoundError, ScopeDisposedError } from './internal/scope-types.js';
 export type { AddOptions, ResourceScopeOptions, ScopeState } from './internal/scope-types.js';
 export type { EntryState, ScopeEntry } from './internal/scope-entry.js';
+export type { ScopeItem } from './internal/scope-list.js';
 
 type Lifecycle = { readonly kind: 'open' } | { readonly kind: 'disposing' } | { readonly kind: 'disposed' };
 
@@ -104,6 +105,21 @@ export class ResourceScope implements AsyncDisposableStack {
   /** Whether `disposeAsync()` or `move()` was called: true from the start of the disposal, as the standard says. */
   get disposed(): boolean {
     return this.#state.kind !== 'open';
+  }
+
+  /**
+   * What the scope holds, newest first: the order it will release them in. For diagnostics
+   * (`describe()` of `revocable/device` shows it); empty once not open.
+   *
+   * @example
+   * ```ts
+   * scope.add(port, close, { name: 'port' });
+   * scope.defer(function flush() {});
+   * scope.contents().map((item) => item.name); // => ['flush', 'port']
+   * ```
+   */
+  contents(): ScopeItem[] {
+    return this.#list.contents();
   }
 
   /** The number of resources held (group markers not counted); 0 once not open. */

@@ -926,3 +926,29 @@ describe('SuppressedError', () => {
     });
   }
 });
+
+describe('scope.contents() (diagnostics)', () => {
+  it('lists what the scope holds newest first, with names and group markers', async () => {
+    const scope = new ResourceScope();
+    scope.add({}, () => {}, { name: 'port', key: 'port' });
+    scope.openGroup('probe');
+    scope.adopt({ name: 'socket' }, () => {});
+    scope.defer(function flush() {});
+    scope.closeGroup('probe');
+    scope.use({ name: 'timer', [Symbol.dispose]() {} });
+    assert.deepEqual(
+      scope.contents().map((item) => [item.type, item.name]),
+      [
+        ['use', 'timer'],
+        ['group-close', 'probe'],
+        ['defer', 'flush'],
+        ['adopt', 'socket'],
+        ['group-open', 'probe'],
+        ['add', 'port'],
+      ],
+    );
+    assert.equal(scope.contents().at(-1)?.key, 'port');
+    await scope.disposeAsync();
+    assert.deepEqual(scope.contents(), [], 'nothing once disposed');
+  });
+});

@@ -52,6 +52,30 @@ export const USE_SYNC = 8;
 export const TAIL = 9;
 
 
+/** One record of a scope, as diagnostics show it. */
+export interface ScopeItem {
+  readonly type: 'add' | 'adopt' | 'use' | 'defer' | 'group-open' | 'group-close';
+  readonly name: string | undefined;
+  /** For `add` entries with a key. */
+  readonly key?: unknown;
+  /** For group markers: the group's id. */
+  readonly group?: unknown;
+}
+
+function nameOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  let name: unknown;
+  try {
+    name = (value as { name?: unknown }).name;
+  } catch {
+    return undefined; // a revoked proxy, a throwing getter: no name
+  }
+  if (typeof name === 'string' && name !== '') return name;
+  const constructor = (value as { constructor?: { name?: unknown } }).constructor;
+  return typeof value === 'object' && typeof constructor?.name === 'string' && constructor.name !== 'Object' ? constructor.name : undefined;
+}
+
 /** A devres group: an opening marker and, once closed, a closing marker in the list. */
 export class Group {
   /** Slot of the opening marker; -1 once the group left the list. */
@@ -155,6 +179,32 @@ export class EntryList implements Batch {
     this.push(key === undefined ? ENTRY : KEYED, entry);
     this.entries++;
     return entry;
+  }
+
+  /**
+   * What the list holds, newest first (the order of release), for diagnostics. Names come from
+   * `add`'s `name`, else from the value's or function's own `name`.
+   */
+  contents(): ScopeItem[] {
+    const items: ScopeItem[] = [];
+    for (let i = this.length - 1; i >= 0; i--) {
+      const kind = this.kinds[i];
+      if (kind === HOLE) continue;
+      if (kind === TAIL) {
+        const value = this.item(i - 1);
+        const type = this.kinds[i - 1] === ADOPT ? 'adopt' : 'use';
+        items.push({ type, name: nameOf(value) ?? (type === 'adopt' ? nameOf(this.item(i)) : undefined) });
+        i--;
+      } else if (kind === DEFER) {
+        items.push({ type: 'defer', name: nameOf(this.item(i)) });
+      } else if (kind === ENTRY || kind === KEYED) {
+        const entry = this.item(i) as ScopeEntry;
+        items.push({ type: 'add', name: entry.name ?? nameOf(entry.value), ...(kind === KEYED ? { key: entry.key } : {}) });
+      } else if (kind === OPEN || kind === CLOSE) {
+        items.push({ type: kind === OPEN ? 'group-open' : 'group-close', name: nameOf((this.item(i) as Group).id), group: (this.item(i) as Group).id });
+      }
+    }
+    return items;
   }
 
   /** Whether `entry` is active in this list. */
