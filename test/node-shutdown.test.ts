@@ -84,7 +84,7 @@ describe('shutdownScope, in process', () => {
     assert.match(lines.at(-1) ?? '', /SIGHUP again: exiting now/);
     stuck.resolve();
     assert.equal(await scope.shutdown(), 129, 'the code stays the one it exited with');
-    assert.deepEqual(exits, [140], 'exit is called once');
+    assert.deepEqual(exits, [129], 'exit is called once');
   });
 
   it('allows one armed root per process', async (t) => {
