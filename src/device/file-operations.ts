@@ -1,0 +1,97 @@
+/**
+ * The driver side of a device node: the operations a driver implements (the kernel's
+ * `file_operations`) and the `file` each of them receives.
+ *
+ * Invariants:
+ * 1. No operation is called on a file after its `release`; `release` is called once per file whose
+ *    `open` succeeded (or that had no `open`), by `close()` or by a revoke, whichever comes first.
+ * 2. `release` runs while the driver's data is still valid: a revoke by unbind releases every open
+ *    file before `driver.remove` and before the device's managed resources are released.
+ * 3. The `file` a driver receives is the same object in every call for one open.
+ *
+ * @module
+ */
+import type { Device } from './device.js';
+
+/** What `poll` reports: whether a read or write would proceed now, and error or hang-up conditions. */
+export interface PollResult {
+  readable: boolean;
+  writable: boolean;
+  error: boolean;
+  hangup: boolean;
+}
+
+/**
+ * The operations of a device node, driver side. Every one is optional; each may be sync or async.
+ * Each receives the driver-side {@link DeviceFile} first; the rest are what the user passed to the
+ * matching {@link OpenFile} method. `this` is the operations object.
+ *
+ * - `open(file)`: set up per-open state in `file.private`; throwing fails the open (no `release`).
+ * - `read(file, ...args)`, `write(file, ...args)`, `ioctl(file, command, argument)`: the I/O.
+ * - `poll(file)`: a (partial) {@link PollResult}; missing fields are `false`.
+ * - `mmap(file, ...args)`: an `ArrayBuffer` the user may view; it is detached when the file is
+ *   released, so no view reads memory the driver has let go.
+ * - `release(file)`: per-open cleanup, once; driver data is still valid here.
+ *
+ * Pass `file.signal` to anything that may wait (a port read, a `fetch`): it is aborted when the node
+ * is revoked (the kick) or the file is closed, so the operation ends and the revoke can proceed.
+ *
+ * @example
+ * ```ts
+ * const operations: FileOperations<{ reads: number }> = {
+ *   open: (file) => { file.private = { reads: 0 }; },
+ *   read: (file, length) => port.read(length as number, { signal: file.signal }),
+ *   release: (file) => { log(`closed after ${file.private?.reads} reads`); },
+ * };
+ * ```
+ */
+export interface FileOperations<Private = unknown> {
+  open?(file: DeviceFile<Private>): void | PromiseLike<void>;
+  read?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  write?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  ioctl?(file: DeviceFile<Private>, command: unknown, argument: unknown): unknown;
+  poll?(file: DeviceFile<Private>): Partial<PollResult> | null | undefined | PromiseLike<Partial<PollResult> | null | undefined>;
+  mmap?(file: DeviceFile<Private>, ...args: unknown[]): ArrayBuffer | PromiseLike<ArrayBuffer>;
+  release?(file: DeviceFile<Private>): void | PromiseLike<void>;
+}
+
+export const OPERATION_NAMES = ['open', 'read', 'write', 'ioctl', 'poll', 'mmap', 'release'] as const;
+
+/**
+ * The driver-side view of one open file (the kernel's `struct file`), passed to every
+ * {@link FileOperations} call for that open.
+ *
+ * @example
+ * ```ts
+ * read(file, length) {
+ *   if (file.signal.aborted) return null;          // revoked or closed: stop early
+ *   return port.read(length, { signal: file.signal });
+ * }
+ * ```
+ */
+export interface DeviceFile<Private = unknown> {
+  /** The node's path, e.g. `'/dev/sensor0'`. */
+  readonly path: string;
+  /** The device whose driver created the node, or `null` for a node made directly on a `DevFs`. */
+  readonly device: Device | null;
+  /**
+   * Aborted when the node is revoked (reason: a `DeviceError` with code `ENODEV`) or this file is
+   * closed by its user (code `EBADF`). An operation that rejects with this reason is reported to
+   * the user as the revoked result (end of file for `read`, `EIO` for `write`, ...).
+   */
+  readonly signal: AbortSignal;
+  /** A per-open slot for the driver (`file->private_data`). */
+  private: Private | undefined;
+  /**
+   * The buffers this file mapped through `mmap`. From the release on, they are the buffers the
+   * memory was moved to when the user's were detached: only the driver holds them.
+   */
+  readonly mappings: readonly ArrayBuffer[];
+  /**
+   * Revokes every file open on this node now, without waiting: the way to revoke from inside a
+   * file operation ("do it asynchronously", as the revoke(2) proposal says). New operations fail at
+   * once; the revoke completes after the operations in flight, this one included, have returned.
+   * A failing `release` is reported through `reportError` (or as an uncaught error).
+   */
+  hangup(): void;
+}

@@ -1,0 +1,241 @@
+/**
+ * `device.managed`: the device's `ResourceScope` for one binding (the kernel's devres list), plus
+ * helpers that tie resources *and their callbacks* to the binding.
+ *
+ * The devres documentation releases managed resources after `remove()`, which is exactly why an
+ * interrupt handler registered with `devm_request_irq` can still fire after `remove()` has killed
+ * the tasklet it schedules (the first bug of the article "When does the use of the devres API
+ * harm?"). Here every callback registered through these helpers runs through one gate per binding,
+ * revoked in the first step of unbind: from then on none is called, and those running are waited
+ * for, before `remove()` and before any resource is released.
+ *
+ * Invariants:
+ * 1. Every call of a callback registered through a helper (`interval`, `timeout`, `listener`) runs
+ *    inside an access of the binding's callback gate; none starts after unbind began; unbind
+ *    continues only after every one in flight has returned (or its promise settled).
+ * 2. Each helper adds one entry to the scope, released newest-first with the rest at step 4 (or
+ *    earlier with `managed.release(entry)`, the kernel's `devm_free_irq` pattern).
+ * 3. A helper called on a scope that is no longer open releases what it made and throws, as
+ *    `add()` does: nothing leaks.
+ *
+ * @module
+ */
+import { Revocable, type RevocableOptions } from '../revocable.js';
+import { ResourceScope, type ScopeEntry } from '../scope.js';
+import { checkFunction, expected, show } from '../internal/validate.js';
+import { allowManyListeners } from '../internal/runtime.js';
+import type { DevFs, DeviceNode } from './devfs.js';
+import type { Device } from './device.js';
+import { DeviceError } from './errors.js';
+import type { FileOperations } from './file-operations.js';
+import { reentrancyTracker, type Reentrant } from './reentrancy.js';
+
+/** @internal What the helpers need from the binding that owns the scope. */
+export interface BindingLink extends Reentrant {
+  readonly device: Device;
+  /** The callback gate (invariant 1); its resource is unused. */
+  readonly callbacks: Revocable<object>;
+  /** Aborted at the first step of unbind, with the gate. */
+  readonly kick: AbortSignal;
+  readonly devfs: DevFs | null;
+  /** Nodes made through `node()` and not removed yet: revoked at step 2. */
+  readonly nodes: Set<DeviceNode>;
+}
+
+/** Something to listen on: an `EventTarget`, or a Node-style emitter (`on`/`off`, `addListener`/`removeListener`). */
+export type ListenerTarget =
+  | Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
+  // Emitters type their listeners in many ways (Node's are generic over an event map): accept any.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  | { on(type: any, listener: (...args: any[]) => any): unknown; off(type: any, listener: (...args: any[]) => any): unknown }
+  | { addListener(type: any, listener: (...args: any[]) => any): unknown; removeListener(type: any, listener: (...args: any[]) => any): unknown };
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * The managed resources of one binding of a device: a `ResourceScope` (everything of the standard
+ * `AsyncDisposableStack` and of devres: `add`, `remove`, `release`, `find`, groups) plus helpers
+ * whose callbacks stop when unbind begins. Reach it as `device.managed` during probe, while bound,
+ * and in `remove()`.
+ *
+ * @example
+ * ```ts
+ * async probe(device) {
+ *   const port = device.managed.adopt(await openPort(), (p) => p.close());
+ *   device.managed.listener(port, 'data', (chunk) => buffer.push(chunk)); // never after unbind began
+ *   device.managed.interval(() => port.ping(), 1000);
+ *   device.managed.node(`/dev/${device.name}`, { read: (file, n) => port.read(n, { signal: file.signal }) });
+ * }
+ * ```
+ */
+export class DeviceScope extends ResourceScope {
+  readonly #link: BindingLink;
+
+  /** @internal Each binding makes its own. */
+  constructor(link: BindingLink) {
+    super({ name: link.device.name });
+    this.#link = link;
+  }
+
+  /**
+   * The kernel's `devm_revocable_provider_alloc`: a {@link Revocable} for `resource`, revoked (and
+   * so drained, then released) when the managed resources are released at unbind. Hand consumers
+   * `provider.handle()`: after unbind their accesses fail `ENODEV`.
+   *
+   * @example
+   * ```ts
+   * const chip = device.managed.revocable(new Chip(), { release: (c) => c.shutdown() });
+   * consumers.push(chip.handle());
+   * ```
+   */
+  revocable<T>(resource: T, options?: RevocableOptions<T>): Revocable<T> {
+    const provider = new Revocable(resource, options);
+    this.add(provider, revokeProvider, { name: options?.name ?? 'revocable' });
+    return provider;
+  }
+
+  /**
+   * `setInterval(fn, ms)` for the binding: `fn(signal)` is not called once unbind begins, and a
+   * call in flight (an async one until its promise settles) is waited for. `signal` aborts when
+   * unbind begins. Returns the entry: `await managed.release(entry)` stops it early.
+   */
+  interval(fn: (signal: AbortSignal) => unknown, ms: number): ScopeEntry<Timer> {
+    checkFunction(fn, 'fn');
+    checkDelay(ms);
+    const run = this.#gated(fn);
+    return this.add(setInterval(run, ms), clearInterval, { name: `interval(${ms} ms)` });
+  }
+
+  /**
+   * `setTimeout(fn, ms)` for the binding, gated as {@link DeviceScope.interval}. The entry leaves
+   * the scope when the timer fires. Returns the entry: `await managed.release(entry)` cancels it.
+   */
+  timeout(fn: (signal: AbortSignal) => unknown, ms: number): ScopeEntry<Timer> {
+    checkFunction(fn, 'fn');
+    checkDelay(ms);
+    const run = this.#gated(fn);
+    const timer = setTimeout(() => {
+      // Fired: the entry has nothing left to release. (A scope moved away by move() keeps it.)
+      if (this.state === 'open') {
+        try {
+          this.remove(entry);
+        } catch {
+          // moved to another scope: it clears the fired timer at its disposal, harmlessly
+        }
+      }
+      return run();
+    }, ms);
+    const entry = this.add(timer, clearTimeout, { name: `timeout(${ms} ms)` });
+    return entry;
+  }
+
+  /**
+   * Listens to `type` events of `target`, an `EventTarget` or a Node-style emitter (duck-typed:
+   * `addEventListener`/`removeEventListener`, `on`/`off` or `addListener`/`removeListener`), for the
+   * binding: the listener is not called once unbind begins (calls in flight are waited for), and
+   * it is removed when the managed resources are released. Returns the entry.
+   *
+   * @example
+   * ```ts
+   * device.managed.listener(port, 'data', (chunk: Uint8Array) => queue.push(chunk));
+   * ```
+   */
+  listener<A extends unknown[]>(target: ListenerTarget, type: string | symbol, fn: (...args: A) => unknown): ScopeEntry<ListenerTarget> {
+    if (typeof target !== 'object' && typeof target !== 'function') throw expected('an EventTarget or an event emitter', 'target', target);
+    if (target === null) throw expected('an EventTarget or an event emitter', 'target', target);
+    if (typeof type !== 'string' && typeof type !== 'symbol') throw expected('a string or a symbol', 'type', type);
+    checkFunction(fn, 'fn');
+    const t = target as Record<string, unknown>;
+    let add: string;
+    let remove: string;
+    if (typeof t.addEventListener === 'function' && typeof t.removeEventListener === 'function') {
+      if (typeof type !== 'string') throw expected('a string (an EventTarget has no symbol events)', 'type', type);
+      [add, remove] = ['addEventListener', 'removeEventListener'];
+    } else if (typeof t.on === 'function' && typeof t.off === 'function') {
+      [add, remove] = ['on', 'off'];
+    } else if (typeof t.addListener === 'function' && typeof t.removeListener === 'function') {
+      [add, remove] = ['addListener', 'removeListener'];
+    } else {
+      throw new TypeError(`Expected \`target\` to be an EventTarget (addEventListener/removeEventListener) or an event emitter (on/off or addListener/removeListener), got ${show(target)}`);
+    }
+    const link = this.#link;
+    const gate = link.callbacks;
+    const listener = function (this: unknown, ...args: unknown[]): unknown {
+      return gate.tryWith(() => call(link, fn as (...args: unknown[]) => unknown, this, args));
+    };
+    (t[add] as (type: string | symbol, listener: unknown) => void).call(target, type, listener);
+    return this.add(target, (value) => void (t[remove] as (type: string | symbol, listener: unknown) => void).call(value, type, listener), {
+      name: `listener(${String(type)})`,
+    });
+  }
+
+  /**
+   * An `AbortController` for the binding's own async work (`fetch`, streams, `{ signal }` options):
+   * aborted when unbind begins, with the callbacks, so work in flight ends before unbind waits for
+   * it. Also aborted if its entry is released earlier.
+   */
+  abortController(): AbortController {
+    const controller = new AbortController();
+    allowManyListeners(controller.signal);
+    const kick = this.#link.kick;
+    const onKick = (): void => controller.abort(kick.reason);
+    if (kick.aborted) onKick();
+    else kick.addEventListener('abort', onKick, { once: true });
+    this.add(controller, (c) => {
+      kick.removeEventListener('abort', onKick);
+      c.abort(new DeviceError('ENODEV', `device "${this.#link.device.name}" was unbound`));
+    }, { name: 'abortController' });
+    return controller;
+  }
+
+  /**
+   * A device node for the binding, in the bus's `DevFs`: `devfs.open(path)` reaches `operations`.
+   * At unbind (step 2, before `remove()`), every file open on it is revoked (operations in flight
+   * drain; `release` runs once per file, while the driver's data is still valid) and the node is
+   * removed (later opens fail `ENOENT`). Throws `EEXIST` if the path is taken.
+   */
+  node<Private = unknown>(path: string, operations: FileOperations<Private>): DeviceNode {
+    const link = this.#link;
+    const devfs = link.devfs;
+    if (devfs === null) {
+      throw new DeviceError('ENOENT', `no DevFs to create "${String(path)}" in: give the bus one (new Bus({ name, devfs }))`);
+    }
+    const node = devfs.create(path, operations, { device: link.device });
+    link.nodes.add(node);
+    this.add(node, (n) => {
+      link.nodes.delete(n);
+      return n.remove().then(nothing);
+    }, { name: path });
+    return node;
+  }
+
+  /** `fn(signal)` through the callback gate. */
+  #gated(fn: (signal: AbortSignal) => unknown): () => unknown {
+    const link = this.#link;
+    const gate = link.callbacks;
+    const body = (_: object, signal: AbortSignal): unknown => call(link, fn as (...args: unknown[]) => unknown, undefined, [signal]);
+    return () => gate.tryWith(body);
+  }
+}
+
+/** Runs a gated callback with the binding's depth raised for its synchronous part. */
+function call(link: BindingLink, fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]): unknown {
+  const tracker = reentrancyTracker();
+  link.depth++;
+  try {
+    return tracker === undefined ? Reflect.apply(fn, self, args) : tracker.wrap(link, () => Reflect.apply(fn, self, args));
+  } finally {
+    link.depth--;
+  }
+}
+
+const nothing = (): void => {};
+const revokeProvider = <T>(provider: Revocable<T>): Promise<void> => provider.revoke().then(nothing);
+
+function checkDelay(ms: unknown): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    const error = typeof ms === 'number' ? RangeError : TypeError;
+    throw new error(`Expected \`ms\` to be a finite number >= 0, got ${show(ms)}`);
+  }
+}
