@@ -6,6 +6,7 @@
 const suites: Record<string, () => Promise<void>> = {
   core: async () => (await import('./core.js')).run(),
   scope: async () => (await import('./scope.js')).run(),
+  device: async () => (await import('./device.js')).run(),
   http: async () => (await import('./node-http.js')).run(),
 };
 
