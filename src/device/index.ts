@@ -22,3 +22,5 @@ export { DeviceScope } from './managed.js';
 export type { ListenerTarget } from './managed.js';
 export { DeviceError, ProbeDeferError } from './errors.js';
 export type { DeviceErrorCode } from './errors.js';
+export { describe, describeTree } from './describe.js';
+export type { DescribeOptions, DescribedNode } from './describe.js';

@@ -1,0 +1,78 @@
+/**
+ * The core really runs in a browser: a page imports the ESM build (`dist/`, made by `npm run build`
+ * before the tests) and revokes a provider while an async consumer is mid-operation.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launch, serve, skipBrowser } from './support/browser.js';
+
+const skip = skipBrowser();
+
+const page = `<!doctype html><meta charset="utf-8"><title>revocable in a browser</title>
+<script type="module">
+import { Revocable, RevokedError, ResourceScope } from '/index.js';
+const log = [];
+try {
+  const port = { open: true, async write(data) { await new Promise((r) => setTimeout(r, 20)); return data.length; }, close() { this.open = false; log.push('closed'); } };
+  const provider = new Revocable(port, { name: 'webusb0', release: (p) => p.close() });
+  const handle = provider.handle();
+  const writing = handle.with(async (p, signal) => {
+    log.push('write starts');
+    const n = await p.write('hello');
+    log.push('write done, open=' + p.open + ', kicked=' + signal.aborted);
+    return n;
+  });
+  const revoking = provider.revoke().then((first) => log.push('revoke resolved ' + first));
+  log.push('revoke started, access=' + (handle.tryAccess() === null ? 'refused' : 'granted'));
+  log.push('wrote ' + await writing);
+  await revoking;
+  try { handle.with(() => 0); } catch (e) { log.push('after: ' + (e instanceof RevokedError) + ' ' + e.code); }
+  const scope = new ResourceScope();
+  scope.defer(() => log.push('deferred 1'));
+  scope.defer(() => log.push('deferred 2'));
+  await scope.disposeAsync();
+  window.result = { ok: true, log, agent: navigator.userAgent };
+} catch (error) {
+  window.result = { ok: false, error: String(error && error.stack || error), log };
+}
+</script>`;
+
+describe('the core in a browser', { skip }, () => {
+  let browser: Browser;
+  let server: Server;
+  let url: string;
+  before(async () => {
+    ({ server, url } = await serve('dist', { '/': page }));
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await new Promise((done) => server?.close(done));
+  });
+
+  it('revokes with a drain in Chromium, from the ESM build', async () => {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(String(error)));
+    await tab.goto(`${url}/`);
+    await tab.waitForFunction(() => 'result' in window, undefined, { timeout: 20_000 });
+    const result = (await tab.evaluate(() => (window as unknown as { result: unknown }).result)) as { ok: boolean; log: string[]; agent: string; error?: string };
+    assert.deepEqual(errors, []);
+    assert.ok(result.ok, result.error);
+    assert.match(result.agent, /Chrome/);
+    assert.deepEqual(result.log, [
+      'write starts',
+      'revoke started, access=refused',
+      'write done, open=true, kicked=true',
+      'closed',
+      'wrote 5',
+      'revoke resolved true',
+      'after: true ENODEV',
+      'deferred 2',
+      'deferred 1',
+    ]);
+    await tab.close();
+  });
+});
