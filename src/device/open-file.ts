@@ -390,20 +390,24 @@ export class OpenFile implements AsyncDisposable {
       const state = file.#state;
       if (state.kind === 'closing') return state.by === 'close' ? { wait: state.done } : undefined;
       if (state.kind !== 'open') return undefined;
-      const generation = file.#generation;
-      file.#state = (generation.closingByRevoke ??= { kind: 'closing', by: 'revoke', done: generation.finished as Promise<void> }) as FileState;
+      // Closed from here on: a close() or an operation from inside a synchronous release sees a
+      // revoked file. (This state is a constant: storing it in 100,000 files costs no write barrier.)
+      file.#state = CLOSED_BY_REVOKE;
       let result: unknown;
       try {
         file.#unmap();
         result = file.#callRelease();
       } catch (error) {
-        file.#revoked();
+        hooks?.released('open file', file);
         return { error };
       }
       if (!isThenable(result)) {
-        file.#revoked();
+        hooks?.released('open file', file);
         return true;
       }
+      // An async release: until it settles, close() waits for the whole revoke.
+      const generation = file.#generation;
+      file.#state = (generation.closingByRevoke ??= { kind: 'closing', by: 'revoke', done: generation.finished as Promise<void> }) as FileState;
       return Promise.resolve(result).finally(() => file.#revoked());
     };
   }
