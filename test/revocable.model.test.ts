@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Revocable, RevokedError, type Access } from '../src/index.js';
+import './support/leaks.js';
 
 const runs = Number(process.env.FC_RUNS ?? 100);
 
