@@ -26,6 +26,7 @@ import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalStrin
 import { createProxy, type ProxyGate } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { hooks } from './internal/hooks.js';
+import { settle } from './internal/settle.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
 const BIAS = -0x4000_0000;
@@ -393,17 +394,7 @@ export class Revocable<T> implements AsyncDisposable {
       state.settle(failure);
     };
     if (release === undefined) return finish();
-    let result: void | PromiseLike<void>;
-    try {
-      result = release(resource);
-    } catch (error) {
-      return finish({ error });
-    }
-    if (!isThenable(result)) return finish();
-    Promise.resolve(result).then(
-      () => finish(),
-      (error: unknown) => finish({ error }),
-    );
+    settle(() => release(resource), finish);
   }
 }
 

@@ -4,10 +4,8 @@
  * to an `EventTarget`, holds a file and a mapping across the unplug, and checks the unbind order.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { after, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launch, serve, skipBrowser } from './support/browser.js';
+import { describe, it } from 'node:test';
+import { runPage, skipBrowser } from './support/browser.js';
 
 const skip = skipBrowser();
 
@@ -53,27 +51,8 @@ try {
 </script>`;
 
 describe('revocable/device in a browser', { skip }, () => {
-  let browser: Browser;
-  let server: Server;
-  let url: string;
-  before(async () => {
-    ({ server, url } = await serve('dist', { '/': page }));
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await new Promise((done) => server?.close(done));
-  });
-
   it('plugs, serves a file, unbinds in order and numbs the file and its mapping, from the ESM build', async () => {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (error) => errors.push(String(error)));
-    await tab.goto(`${url}/`);
-    await tab.waitForFunction(() => 'result' in window, undefined, { timeout: 20_000 });
-    const result = (await tab.evaluate(() => (window as unknown as { result: unknown }).result)) as { ok: boolean; log: string[]; error?: string };
-    assert.deepEqual(errors, []);
-    assert.ok(result.ok, result.error);
+    const result = await runPage(page);
     assert.deepEqual(result.log, [
       'irq, data valid true',
       'read xxx',
@@ -85,6 +64,5 @@ describe('revocable/device in a browser', { skip }, () => {
       'write after EIO',
       'open after ENOENT',
     ]);
-    await tab.close();
   });
 });

@@ -19,6 +19,7 @@
 import { isThenable } from '../internal/validate.js';
 import { allowManyListeners } from '../internal/runtime.js';
 import { hooks } from '../internal/hooks.js';
+import { settle as afterRelease } from '../internal/settle.js';
 import type { Device } from './device.js';
 import { DeviceError } from './errors.js';
 import type { DeviceFile, PollResult } from './file-operations.js';
@@ -316,18 +317,10 @@ export class OpenFile implements AsyncDisposable {
       hooks?.released('open file', this);
       settle(failure);
     };
-    let result: unknown;
-    try {
+    afterRelease(() => {
       this.#unmap();
-      result = this.#callRelease();
-    } catch (error) {
-      return finish({ error });
-    }
-    if (!isThenable(result)) return finish();
-    Promise.resolve(result).then(
-      () => finish(),
-      (error: unknown) => finish({ error }),
-    );
+      return this.#callRelease();
+    }, finish);
   }
 
   #callRelease(): unknown {

@@ -47,3 +47,34 @@ export async function serve(root: string, pages: Record<string, string> = {}): P
   if (address === null || typeof address === 'string') throw new Error('no address');
   return { server, url: `http://127.0.0.1:${address.port}` };
 }
+
+/** What a test page leaves in `window.result` when its script has run. */
+export interface PageResult {
+  ok: boolean;
+  log: string[];
+  agent: string;
+  error?: string;
+}
+
+/**
+ * Serves `dist/` with `page` at `/`, opens it in Chromium and returns the `window.result` its
+ * module script sets (`{ ok, log }`, or `{ ok: false, error }`), failing on any page error.
+ */
+export async function runPage(page: string): Promise<PageResult> {
+  const { server, url } = await serve('dist', { '/': page });
+  const browser = await launch();
+  try {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(String(error)));
+    await tab.goto(`${url}/`);
+    await tab.waitForFunction(() => 'result' in window, undefined, { timeout: 20_000 });
+    const result = (await tab.evaluate(() => ({ ...(window as unknown as { result: object }).result, agent: navigator.userAgent }))) as PageResult;
+    if (errors.length > 0) throw new Error(`page errors: ${errors.join('\n')}`);
+    if (!result.ok) throw new Error(`the page failed: ${result.error ?? 'no error given'}\nlog: ${result.log.join(' | ')}`);
+    return result;
+  } finally {
+    await browser.close();
+    await new Promise((done) => server.close(done));
+  }
+}
