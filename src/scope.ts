@@ -245,7 +245,9 @@ export class ResourceScope implements AsyncDisposableStack {
     if (this.#state.kind !== 'open') {
       throw this.#disposedError('add', releaseDetached(release as (value: unknown) => unknown, value));
     }
-    return this.#adding().pushEntry(value, release as (value: unknown) => unknown, options?.key, options?.name);
+    const entry = this.#adding().pushEntry(value, release as (value: unknown) => unknown, options?.key, options?.name);
+    hooks?.created('scope entry', entry, this);
+    return entry;
   }
 
   /**

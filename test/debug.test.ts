@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { DrainTimeoutError, Revocable, creationSite, disableDebug, enableDebug, isDebugEnabled } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { DrainTimeoutError, RefCounted, ResourceScope, Revocable, creationSite, disableDebug, enableDebug, isDebugEnabled } from '../src/index.js';
 import { asyncLocalContext, enableDebug as enableNodeDebug } from '../src/node/debug.js';
 import { RevokeDeadlockError } from '../src/debug.js';
 import type { AccessFrame } from '../src/debug.js';
@@ -71,6 +72,24 @@ describe('debug mode: holders of a drain that times out', () => {
     assert.match(creationSite(provider) ?? '', /debug\.test\.ts/);
     assert.match(creationSite(handle) ?? '', /debug\.test\.ts/);
     await provider.revoke();
+  });
+
+  it('records where scopes, scope entries and refs were created', async () => {
+    enableDebug({ warn: () => {} });
+    const scope = new ResourceScope();
+    const entry = scope.add({ fd: 3 }, () => {});
+    const ref = RefCounted.create({ chip: 0 }, () => {});
+    for (const object of [scope, entry, ref]) assert.match(creationSite(object) ?? '', /debug\.test\.ts/);
+    ref.dispose();
+    await scope.disposeAsync();
+  });
+
+  it('is switched on by REVOCABLE_DEBUG=1', () => {
+    const script = "import { isDebugEnabled } from './src/index.ts'; console.log(isDebugEnabled());";
+    const run = (env: Record<string, string>): string =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } }).stdout.trim();
+    assert.equal(run({ REVOCABLE_DEBUG: '1' }), 'true');
+    assert.equal(run({ REVOCABLE_DEBUG: '' }), 'false');
   });
 
   it('puts the production methods back when switched off', () => {

@@ -10,8 +10,11 @@
  *    disposed, a ref dropped, a file closed or revoked).
  */
 
-/** What diagnostics track. */
-export type TrackedKind = 'revocable' | 'handle' | 'access' | 'scope' | 'ref' | 'open file';
+/**
+ * What diagnostics track. A `'scope entry'` (what `scope.add()` returns) reports only its creation:
+ * it is released with its scope, so it is never a leak of its own.
+ */
+export type TrackedKind = 'revocable' | 'handle' | 'access' | 'scope' | 'scope entry' | 'ref' | 'open file';
 
 export interface LifecycleHooks {
   /** `object` of `kind` was created; `owner` is what it belongs to (an access's provider, ...). */

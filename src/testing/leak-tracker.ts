@@ -68,6 +68,7 @@ export class LeakTracker {
     if (this.#stop !== undefined) return this;
     this.#stop = listen({
       created: (kind, object, owner) => {
+        if (kind === 'scope entry') return; // released with its scope: the scope is what can leak
         this.#entries.set(object, { kind, owner, createdAt: captureStack(), released: false });
       },
       released: (_kind, object) => {
