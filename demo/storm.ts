@@ -194,7 +194,9 @@ export async function storm(options: StormOptions): Promise<StormResult> {
   const show = progress(options.out, 1000);
   let snapshot: { tree: DescribedNode; text: string; mermaid: string; when: string } | undefined;
   const status = setInterval(() => {
-    if (snapshot === undefined && now() >= deadline / 2) {
+    // The picture of the tree: the first moment past half-time with a device bound (an unplugged
+    // bus is a dull picture).
+    if (snapshot === undefined && now() >= deadline / 2 && [...plugged.values()].some((d) => d.state === 'bound')) {
       snapshot = { tree: describeTree(bus), text: describe(bus), mermaid: describe(bus, { format: 'mermaid' }), when: `mid-storm (${(now() / 1000).toFixed(1)} s)` };
     }
     if (options.quiet) return;
