@@ -279,7 +279,10 @@ export class Revocable<T> implements AsyncDisposable {
       this.#exit();
       throw error;
     }
-    if (isThenable(result)) return this.#holdUntilSettled(result) as R;
+    // isThenable, written out: V8 13 (Node 24) optimises the read side measurably better so.
+    if (typeof result === 'object' ? result !== null && typeof (result as { then?: unknown }).then === 'function' : typeof result === 'function' && typeof (result as { then?: unknown }).then === 'function') {
+      return this.#holdUntilSettled(result as PromiseLike<unknown>) as R;
+    }
     this.#exit();
     return result;
   }
