@@ -205,7 +205,7 @@ export async function storm(options: StormOptions): Promise<StormResult> {
       `storm ${(now() / 1000).toFixed(1)}/${options.duration}s  seed ${options.seed}`,
       `  devices bound ${[...plugged.values()].filter((d) => d.state === 'bound').length}/${names.length}  plugs ${plugs}  unplugs ${unplugs.remove} removed, ${unplugs.kill} killed`,
       `  operations ${completed} completed, ${refusedTotal} refused safely  interrupts ${stats.interrupts}`,
-      `  draining now: ${draining.size === 0 ? '-' : [...draining].join(', ')}`,
+      `  draining now: ${draining.size === 0 ? '-' : [...draining].join(', ')}  drains done ${drains.length}${drains.length === 0 ? '' : `, last ${(drains.at(-1) as number).toFixed(1)} ms, max ${Math.max(...drains).toFixed(1)} ms`}`,
     ]);
   }, 200);
 
