@@ -340,6 +340,10 @@ export async function soak(cycles: number, consumers: number, out: NodeJS.WriteS
 }
 
 async function main(): Promise<void> {
+  // `npm start | head`: a reader that went away is not an error of the storm's.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   const { values } = parseArgs({
     options: {
       devices: { type: 'string', default: '6' },
