@@ -27,6 +27,7 @@ import { createProxy, type ProxyGate } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { hooks } from './internal/hooks.js';
 import { settle } from './internal/settle.js';
+import { boundDrain } from './internal/drain.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
 const BIAS = -0x4000_0000;
@@ -343,24 +344,12 @@ export class Revocable<T> implements AsyncDisposable {
     if (timeout === Infinity || state.kind === 'revoked' || this.#count === BIAS) {
       return state.done.then(first ? returnTrue : returnFalse);
     }
-    return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // The timeout bounds the drain only: once drained, the release is waited for in full.
-        if (this.#count !== BIAS) {
-          reject(new DrainTimeoutError(describeName('Revocable', this.#name), timeout, this.#count - BIAS, [], this.#name));
-        }
-      }, timeout);
-      state.done.then(
-        () => {
-          clearTimeout(timer);
-          resolve(first);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return boundDrain(
+      state.done.then(first ? returnTrue : returnFalse),
+      timeout,
+      () => this.#count - BIAS,
+      (inside) => new DrainTimeoutError(describeName('Revocable', this.#name), timeout, inside, [], this.#name),
+    );
   }
 
   /** `await using provider = new Revocable(...)` revokes at the end of the scope. */

@@ -14,6 +14,7 @@
  * @module
  */
 import { DrainTimeoutError } from '../errors.js';
+import { boundDrain } from '../internal/drain.js';
 import { SuppressedError } from '../suppressed-error.js';
 import type { Device } from './device.js';
 import { DeviceError } from './errors.js';
@@ -102,24 +103,12 @@ export class Generation {
     const state = this.state as Exclude<GenerationState, { kind: 'live' }>;
     const done = first ? state.done : state.done.then(zero);
     if (timeout === Infinity || state.kind === 'revoked' || this.count === BIAS) return done;
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.count !== BIAS) {
-          const pending = this.count - BIAS;
-          reject(new DrainTimeoutError(`Device node "${this.node.path}"`, timeout, pending, [], this.node.path));
-        }
-      }, timeout);
-      done.then(
-        (count) => {
-          clearTimeout(timer);
-          resolve(count);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return boundDrain(
+      done,
+      timeout,
+      () => this.count - BIAS,
+      (inside) => new DrainTimeoutError(`Device node "${this.node.path}"`, timeout, inside, [], this.node.path),
+    );
   }
 
   #begin(): void {
