@@ -11,7 +11,9 @@
  *    async context to know which accesses the awaiting code is inside: `revocable/node` supplies
  *    one built on `AsyncLocalStorage` (its `enableDebug` passes it); elsewhere pass your own;
  * 4. handles, accesses and open files collected without being released are reported once per
- *    creation site.
+ *    creation site;
+ * 5. with an async context, a device node revoked from inside one of its own file operations is
+ *    refused (`EDEADLK`) after the operation's `await`s too, not only in its synchronous part.
  *
  * Production pays nothing: debug mode replaces `tryWith`/`with`/`revoke` on the prototype while on
  * and puts the originals back when off; creation sites pay one `undefined` check.
@@ -23,6 +25,7 @@ import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
 import { trackCollected } from './internal/collected.js';
 import { isThenable } from './internal/validate.js';
 import { Revocable } from './revocable.js';
+import { setReentrancyTracker, type ReentrancyTracker } from './device/reentrancy.js';
 
 /** An async context: the minimum debug mode needs of `AsyncLocalStorage` (or TC39 `AsyncContext`). */
 export interface AsyncContextLike<F> {
@@ -146,9 +149,11 @@ export function enableDebug(options: DebugOptions = {}): void {
   });
   const stopCollected = trackCollected(warn);
   const restore = patchRevocable(context);
+  if (context !== undefined) setReentrancyTracker(reentrancyOn(context));
   session = {
     context,
     stop: () => {
+      if (context !== undefined) setReentrancyTracker(undefined);
       restore();
       stopCollected();
       stopListening();
@@ -218,6 +223,38 @@ function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () 
     proto.tryWith = original.tryWith;
     proto.with = original.with;
     proto.revoke = original.revoke;
+  };
+}
+
+/**
+ * The device model's gates (device nodes, bindings) ask "is the running code inside one of my own
+ * calls?" before a revoke that would wait for itself. Without a context they can tell only during
+ * a call's synchronous part; with one, after its `await`s too.
+ */
+function reentrancyOn(context: AsyncContextLike<AccessFrame>): ReentrancyTracker {
+  return {
+    wrap(target, call) {
+      const holder: HolderRecord = { kind: 'device call', stack: '', active: true };
+      const done = (): void => {
+        holder.active = false;
+      };
+      let result: unknown;
+      try {
+        result = context.run({ provider: target, holder, parent: context.current() }, call);
+      } catch (error) {
+        done();
+        throw error;
+      }
+      if (isThenable(result)) Promise.resolve(result).then(done, done);
+      else done();
+      return result as ReturnType<typeof call>;
+    },
+    isInside(target) {
+      for (let frame = context.current(); frame !== undefined; frame = frame.parent) {
+        if (frame.provider === target && frame.holder.active) return true;
+      }
+      return false;
+    },
   };
 }
 

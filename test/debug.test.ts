@@ -6,6 +6,8 @@ import { asyncLocalContext, enableDebug as enableNodeDebug } from '../src/node/d
 import { RevokeDeadlockError } from '../src/debug.js';
 import type { AccessFrame } from '../src/debug.js';
 import { deferred } from './support/deferred.js';
+import { DevFs, type DeviceError } from '../src/device/index.js';
+import { reentrancyTracker } from '../src/device/reentrancy.js';
 import './support/leaks.js';
 
 afterEach(() => disableDebug());
@@ -200,3 +202,48 @@ describe('debug mode with async context: a revoke awaited inside its own access'
     await provider.revoke();
   });
 });
+
+describe('debug mode with async context: a device node revoked from inside its own operation', () => {
+  it('refuses it with EDEADLK after an await inside the operation, where the synchronous check cannot see it', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const devfs = new DevFs();
+    const node = devfs.create('/dev/a', {
+      async read() {
+        await Promise.resolve();
+        // Awaiting this without debug mode would wait for this very read forever.
+        return devfs.revoke('/dev/a').then(
+          () => 'revoked',
+          (error: unknown) => (error as DeviceError).code,
+        );
+      },
+    });
+    const file = await devfs.open('/dev/a');
+    assert.equal(await file.read(), 'EDEADLK');
+    assert.equal(node.state, 'live', 'nothing was revoked');
+    await file.close();
+    await node.remove();
+  });
+
+  it('lets another task revoke the node while an operation is in flight (no false report)', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const devfs = new DevFs();
+    const gate = deferred<string>();
+    const node = devfs.create('/dev/a', { read: () => gate.promise });
+    const file = await devfs.open('/dev/a');
+    const reading = file.read();
+    const revoking = (async () => devfs.revoke('/dev/a'))();
+    gate.resolve('data');
+    assert.equal(await reading, 'data');
+    assert.equal(await revoking, 1);
+    await file.close();
+    await node.remove();
+  });
+
+  it('takes the device gates\' tracker away when switched off', async () => {
+    enableNodeDebug({ warn: () => {} });
+    assert.notEqual(reentrancyTracker(), undefined);
+    disableDebug();
+    assert.equal(reentrancyTracker(), undefined);
+  });
+});
+
