@@ -13,16 +13,9 @@ import fc from 'fast-check';
 import { Bus, Device, DeviceError, DevFs, type Driver } from '../src/device/index.js';
 import { flushMicrotasks } from './support/deferred.js';
 import './support/leaks.js';
+import { checkEveryStep, checkedScheduler as scheduler, runs } from './support/model.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
 
-let checkAfterStep: () => void = () => {};
-const scheduler = fc.scheduler({
-  act: async (step) => {
-    await step();
-    checkAfterStep();
-  },
-});
 
 describe('the first bug: an interrupt handler firing after remove()', () => {
   it('no handler or tasklet runs after unbind has begun, under every interleaving the scheduler finds', async () => {
@@ -81,7 +74,7 @@ describe('the first bug: an interrupt handler firing after remove()', () => {
         await bus.register(driver);
         const device = new Device({ name: 'my_device' });
         await bus.add(device);
-        checkAfterStep = () => assert.deepEqual(violations, []);
+        checkEveryStep(() => assert.deepEqual(violations, []));
 
         const irqs = Array.from({ length: interrupts }, (_, i) =>
           s.schedule(Promise.resolve(), `interrupt ${i}`).then(() => void irqLine.dispatchEvent(new Event('irq'))),

@@ -11,8 +11,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Bus, Device, DeviceError, DevFs, type DeviceFile, type Driver, type OpenFile } from '../src/device/index.js';
 import './support/leaks.js';
+import { checkEveryStep, checkedScheduler as scheduler, runs } from './support/model.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
 const NAMES = ['d0', 'd1', 'd2'] as const;
 const KINDS = ['a', 'b'] as const;
 
@@ -61,13 +61,6 @@ interface FileModel {
   releases: number;
 }
 
-let checkAfterStep: () => void = () => {};
-const scheduler = fc.scheduler({
-  act: async (step) => {
-    await step();
-    checkAfterStep();
-  },
-});
 
 describe('the driver model under every interleaving the scheduler finds', () => {
   it('never reaches a driver after its release, releases every open file once and every scope newest-first', async () => {
@@ -184,7 +177,7 @@ describe('the driver model under every interleaving the scheduler finds', () => 
           const devices = new Map<string, Device>();
           const opened: OpenFile[] = [];
 
-          checkAfterStep = () => {
+          const check = (): void => {
             for (const f of files) if (f.releases > 1) fail(`file ${f.id} released ${f.releases} times`);
             for (const b of bindings) {
               const expected = [...b.acquired].reverse();
@@ -192,6 +185,7 @@ describe('the driver model under every interleaving the scheduler finds', () => 
             }
             assert.deepEqual(violations, []);
           };
+          checkEveryStep(check);
 
           const expectCodes = (codes: string[]) => (error: unknown) => {
             if (!(error instanceof DeviceError) || !codes.includes(error.code)) throw error;
@@ -268,7 +262,7 @@ describe('the driver model under every interleaving the scheduler finds', () => 
           ]).then(() => Promise.all([...registered].map((driver) => bus.unregister(driver))));
           await s.waitFor(teardown);
           await s.waitIdle();
-          checkAfterStep();
+          check();
           for (const f of files) assert.equal(f.releases, 1, `file ${f.id} released exactly once`);
           for (const b of bindings) {
             assert.equal(b.alive, false, `${b.label}: the driver data was released`);

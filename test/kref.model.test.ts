@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { Kref, RefCounted, UseAfterReleaseError, type Ref } from '../src/index.js';
 import './support/leaks.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
+import { runs } from './support/model.js';
 
 type RefOp = { op: 'clone' | 'dispose' | 'read'; pick: number };
 const refOp: fc.Arbitrary<RefOp> = fc.record({ op: fc.constantFrom('clone', 'clone', 'dispose', 'dispose', 'dispose', 'read'), pick: fc.nat() });

@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Revocable, RevokedError, type Access } from '../src/index.js';
 import './support/leaks.js';
+import { checkEveryStep, checkedScheduler as scheduler, runs } from './support/model.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
 
 type Form = 'tryAccess' | 'access' | 'tryWith' | 'with' | 'proxy';
 interface ConsumerPlan {
@@ -41,14 +41,7 @@ class Resource {
   }
 }
 
-/** The invariant check of the run in progress, called by the scheduler after every step. */
-let checkAfterStep: () => void = () => {};
-const scheduler = fc.scheduler({
-  act: async (step) => {
-    await step();
-    checkAfterStep();
-  },
-});
+
 
 describe('Revocable under every interleaving the scheduler finds', () => {
   it('grants no access after revoke starts, never uses a released resource, releases once after the last access, kicks every access and resolves only after the drain', async () => {
@@ -215,7 +208,7 @@ describe('Revocable under every interleaving the scheduler finds', () => {
             check();
           };
 
-          checkAfterStep = check;
+          checkEveryStep(check);
           const all = Promise.all([...plans.map(consumer), ...Array.from({ length: revokers }, (_, r) => revoker(r))]);
           await s.waitFor(all);
           check();

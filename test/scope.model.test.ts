@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { GroupNotFoundError, ResourceScope, ScopeDisposedError, SuppressedError, type ScopeEntry } from '../src/index.js';
 import './support/leaks.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
+import { runs } from './support/model.js';
 
 type Mode = 'sync' | 'async' | 'throw' | 'reject';
 type GroupRef = 'A' | 'B' | 'C' | 'auto' | 'latest';

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { ResourceScope } from '../src/index.js';
 import './support/leaks.js';
 
-const runs = Number(process.env.FC_RUNS ?? 100);
+import { runs } from './support/model.js';
 const Native = (globalThis as { AsyncDisposableStack?: new () => AsyncDisposableStack }).AsyncDisposableStack;
 const NativeSuppressedError = (globalThis as { SuppressedError?: SuppressedErrorConstructor }).SuppressedError;
 
