@@ -20,10 +20,10 @@
  *
  * @module
  */
-import { DrainTimeoutError, describeName, type Holder } from './errors.js';
+import { DrainTimeoutError, RevokeDeadlockError, describeName, type Holder } from './errors.js';
 import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
 import { trackCollected } from './internal/collected.js';
-import { isThenable } from './internal/validate.js';
+import { isThenable } from './internal/promise.js';
 import { Revocable } from './revocable.js';
 import { setReentrancyTracker, type ReentrancyTracker } from './device/reentrancy.js';
 
@@ -55,34 +55,6 @@ export interface DebugOptions {
   warn?: (message: string) => void;
 }
 
-/**
- * A revoke was awaited from inside an access to the same provider: the access waits for the revoke,
- * the revoke for the access. The revoke itself goes on and completes once the access ends.
- */
-export class RevokeDeadlockError extends Error {
-  readonly code = 'ERR_REVOKE_DEADLOCK' as const;
-  /** Where the access that the awaiting code is inside was taken. */
-  readonly accessStack: string;
-  /** Where the revoke was called. */
-  readonly revokeStack: string;
-
-  constructor(what: string, accessStack: string, revokeStack: string) {
-    super(
-      `${what}: a revoke was awaited from inside an access to the same provider, and would wait for itself forever. ` +
-        `Start the revoke without awaiting it there (it completes when the access ends).\n` +
-        `  the access was taken at:\n${indent(accessStack)}\n  the revoke was called at:\n${indent(revokeStack)}`,
-    );
-    this.name = 'RevokeDeadlockError';
-    this.accessStack = accessStack;
-    this.revokeStack = revokeStack;
-  }
-}
-
-const indent = (stack: string): string =>
-  stack
-    .split('\n')
-    .map((line) => `      ${line}`)
-    .join('\n');
 
 interface Session {
   readonly context: AsyncContextLike<AccessFrame> | undefined;
@@ -213,8 +185,7 @@ function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () 
     const reported = promise.catch((error: unknown) => {
       if (!(error instanceof DrainTimeoutError) || error.holders.length > 0) throw error;
       const held = [...holdersOf(this)].map(({ kind, stack }) => ({ kind, stack }));
-      const timeout = Number(/within (\S+) ms/.exec(error.message)?.[1] ?? NaN);
-      throw new DrainTimeoutError(what, timeout, error.pending, held, error.resourceName);
+      throw new DrainTimeoutError(what, error.timeout, error.pending, held, error.resourceName);
     });
     if (context === undefined) return reported;
     return new GuardedRevoke(reported, this, context, what, revokeStack);

@@ -1,10 +1,18 @@
 /**
- * The errors of `revocable`. Each failure a caller may want to catch has its own class and a
- * Node-style `code`, so `catch (e) { if (e.code === 'ENODEV') ... }` works across packages and
- * realms where `instanceof` does not.
+ * The errors of `revocable`, all in one place: the core's, the scope's, debug mode's and the driver
+ * model's. Each failure a caller may want to catch has its own class and a Node-style `code`, so
+ * `catch (e) { if (e.code === 'ENODEV') ... }` works across packages and realms where `instanceof`
+ * does not.
+ *
+ * Invariants:
+ * 1. One class per failure: the same failure (a use after release, say) is the same class wherever
+ *    it is detected.
+ * 2. Bad arguments from untyped callers are `TypeError`/`RangeError`, never one of these.
+ * 3. This module imports nothing of the library but `internal/`: every other module may use it.
  *
  * @module
  */
+import { show } from './internal/validate.js';
 
 /** Names a resource in messages: `Revocable "ttyUSB0"`, or `Revocable` when it has no name. */
 export function describeName(kind: string, name: string | undefined): string {
@@ -54,6 +62,8 @@ export class DrainTimeoutError extends Error {
   readonly code = 'ERR_DRAIN_TIMEOUT' as const;
   /** The name of the provider whose drain timed out, if it has one. */
   readonly resourceName: string | undefined;
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
   /** How many accesses were still held when the timeout passed. */
   readonly pending: number;
   /** Where each of them was taken; empty unless debug mode recorded them. */
@@ -64,6 +74,7 @@ export class DrainTimeoutError extends Error {
     super(`${what} did not drain within ${timeout} ms: ${pending} ${pending === 1 ? 'user' : 'users'} still ${pending === 1 ? 'holds' : 'hold'} it${list}`);
     this.name = 'DrainTimeoutError';
     this.resourceName = resourceName;
+    this.timeout = timeout;
     this.pending = pending;
     this.holders = holders;
   }
@@ -72,4 +83,169 @@ export class DrainTimeoutError extends Error {
 function indent(text: string, spaces: number): string {
   const pad = ' '.repeat(spaces);
   return text.split('\n').map((line) => pad + line.trim()).join('\n');
+}
+
+/**
+ * Something was used after its release: a reference taken on a count already at zero, a count
+ * put below zero, a dropped {@link Ref} cloned or read, a released scope entry read. These are
+ * bugs in the caller (the kernel reports them as "use-after-free"); the error names the object.
+ *
+ * @example
+ * ```ts
+ * const kref = new Kref(() => {});
+ * kref.put();
+ * try { kref.get(); } catch (error) { (error as UseAfterReleaseError).code; } // => 'ERR_USE_AFTER_RELEASE'
+ * ```
+ */
+export class UseAfterReleaseError extends ReferenceError {
+  readonly code = 'ERR_USE_AFTER_RELEASE' as const;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'UseAfterReleaseError';
+  }
+}
+
+/**
+ * A revoke was awaited from inside an access to the same provider: the access waits for the revoke,
+ * the revoke for the access. The revoke itself goes on and completes once the access ends.
+ */
+export class RevokeDeadlockError extends Error {
+  readonly code = 'ERR_REVOKE_DEADLOCK' as const;
+  /** Where the access that the awaiting code is inside was taken. */
+  readonly accessStack: string;
+  /** Where the revoke was called. */
+  readonly revokeStack: string;
+
+  constructor(what: string, accessStack: string, revokeStack: string) {
+    super(
+      `${what}: a revoke was awaited from inside an access to the same provider, and would wait for itself forever. ` +
+        `Start the revoke without awaiting it there (it completes when the access ends).\n` +
+        `  the access was taken at:\n${indent(accessStack, 6)}\n  the revoke was called at:\n${indent(revokeStack, 6)}`,
+    );
+    this.name = 'RevokeDeadlockError';
+    this.accessStack = accessStack;
+    this.revokeStack = revokeStack;
+  }
+}
+
+/**
+ * Something was added to a scope that is no longer open (disposing or disposed): the standard's
+ * `ReferenceError` for use after dispose, with a code. For `add()` the value was released instead
+ * (the kernel's `devm_add_action_or_reset`): `released` settles when that release has finished and
+ * rejects with what it threw. For the standard's methods nothing was called and `released` is
+ * already resolved.
+ *
+ * @example
+ * ```ts
+ * await scope.disposeAsync();
+ * try { scope.add(port, (p) => p.close()); }
+ * catch (error) { await (error as ScopeDisposedError).released; } // the port is closed now
+ * ```
+ */
+export class ScopeDisposedError extends ReferenceError {
+  readonly code = 'ERR_SCOPE_DISPOSED' as const;
+  /** The name of the scope, if it has one. */
+  readonly scopeName: string | undefined;
+  /** Settles when the value that could not be added has been released. Never unhandled by itself. */
+  readonly released: Promise<void>;
+
+  constructor(message: string, scopeName: string | undefined, released: Promise<void>) {
+    super(message);
+    this.name = 'ScopeDisposedError';
+    this.scopeName = scopeName;
+    this.released = released;
+  }
+}
+
+/**
+ * `closeGroup`, `removeGroup` or `releaseGroup` named a group the scope does not have (never
+ * opened, already removed or released; with the id omitted: no group is open), or `closeGroup`
+ * named one already closed. The kernel warns and carries on; here it is a bug worth stopping for.
+ */
+export class GroupNotFoundError extends Error {
+  readonly code = 'ERR_GROUP_NOT_FOUND' as const;
+  /** The id asked for; `undefined` for "the newest open group". */
+  readonly id: unknown;
+
+  constructor(scopeName: string | undefined, id: unknown, closed: boolean) {
+    const scope = describeName('ResourceScope', scopeName);
+    super(
+      closed
+        ? `${scope} has no open group ${show(id)}: it is already closed`
+        : id === undefined
+          ? `${scope} has no open group`
+          : `${scope} has no group ${show(id)}`,
+    );
+    this.name = 'GroupNotFoundError';
+    this.id = id;
+  }
+}
+
+// The driver model's errors.
+
+/**
+ * The codes a {@link DeviceError} carries, with the meaning Node and the kernel give them:
+ *
+ * - `ENODEV`: the device (or its driver) is gone, or the node is being revoked.
+ * - `EIO`: a write to a file whose device was revoked.
+ * - `ENOENT`: no device node at that path (never created, or removed by unbind).
+ * - `EBUSY`: the object is already in use elsewhere (a device already on a bus, a driver already
+ *   registered).
+ * - `EEXIST`: the name or path is already taken.
+ * - `EBADF`: the file was closed by its user.
+ * - `EINVAL`: the driver does not implement that operation (`read`, `write`).
+ * - `ENOTTY`: the driver does not implement `ioctl`.
+ * - `EDEADLK`: the call would wait for itself (a revoke of a node from inside one of its operations).
+ */
+export type DeviceErrorCode = 'ENODEV' | 'EIO' | 'ENOENT' | 'EBUSY' | 'EEXIST' | 'EBADF' | 'EINVAL' | 'ENOTTY' | 'EDEADLK';
+
+/**
+ * A failure of the driver model, with a Node-style `code`.
+ *
+ * @example
+ * ```ts
+ * try { await devfs.open('/dev/missing'); }
+ * catch (error) { if (error instanceof DeviceError) console.log(error.code); } // => 'ENOENT'
+ * ```
+ */
+export class DeviceError extends Error {
+  /** What went wrong, as Node and the kernel name it; see {@link DeviceErrorCode}. */
+  readonly code: DeviceErrorCode;
+  /** The device node's path, when the failure concerns one. */
+  readonly path: string | undefined;
+
+  constructor(code: DeviceErrorCode, message: string, options?: { path?: string | undefined; cause?: unknown }) {
+    super(`${code}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DeviceError';
+    this.code = code;
+    this.path = options?.path;
+  }
+}
+
+/**
+ * Thrown by a driver's `probe` when something it needs is not there yet (another device not bound,
+ * a supplier not ready): the kernel's `-EPROBE_DEFER`. The device stays unbound, goes on the bus's
+ * deferred list, and its probe is retried after another device binds on that bus.
+ *
+ * @example
+ * ```ts
+ * async probe(device) {
+ *   const clock = clocks.get(device.properties.clock);
+ *   if (clock === undefined) throw new ProbeDeferError('clock not bound yet');
+ * }
+ * ```
+ */
+export class ProbeDeferError extends Error {
+  readonly code = 'EPROBE_DEFER' as const;
+
+  constructor(message = 'probe deferred', options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProbeDeferError';
+  }
+}
+
+/** Whether `error` asks for a deferred probe: a {@link ProbeDeferError}, from any realm or copy. */
+export function isProbeDefer(error: unknown): boolean {
+  return error instanceof ProbeDeferError || (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EPROBE_DEFER');
 }

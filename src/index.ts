@@ -6,14 +6,14 @@
  */
 export { Access, Revocable, RevocableHandle } from './revocable.js';
 export type { RevocableOptions, RevocableState, RevokeOptions } from './revocable.js';
-export { DrainTimeoutError, RevokedError } from './errors.js';
+export { DrainTimeoutError, GroupNotFoundError, RevokeDeadlockError, RevokedError, ScopeDisposedError, UseAfterReleaseError } from './errors.js';
 export type { Holder } from './errors.js';
-export { RevokeDeadlockError, creationSite, disableDebug, enableDebug, isDebugEnabled } from './debug.js';
+export { creationSite, disableDebug, enableDebug, isDebugEnabled } from './debug.js';
 export type { AccessFrame, AsyncContextLike, DebugOptions } from './debug.js';
-export { GroupNotFoundError, ResourceScope, ScopeDisposedError } from './scope.js';
+export { ResourceScope } from './scope.js';
 export type { AddOptions, EntryState, ResourceScopeOptions, ScopeEntry, ScopeItem, ScopeState } from './scope.js';
 export { SuppressedError } from './suppressed-error.js';
-export { Kref, UseAfterReleaseError } from './kref.js';
+export { Kref } from './kref.js';
 export type { KrefOptions } from './kref.js';
 export { Ref, RefCounted } from './ref-counted.js';
 export type { RefCountedOptions } from './ref-counted.js';

@@ -17,29 +17,9 @@
  *
  * @module
  */
-import { describeName } from './errors.js';
+import { UseAfterReleaseError, describeName } from './errors.js';
 import { checkFunction, checkOptionalString, checkOptions } from './internal/validate.js';
 
-/**
- * Something was used after its release: a reference taken on a count already at zero, a count
- * put below zero, a dropped {@link Ref} cloned or read, a released scope entry read. These are
- * bugs in the caller (the kernel reports them as "use-after-free"); the error names the object.
- *
- * @example
- * ```ts
- * const kref = new Kref(() => {});
- * kref.put();
- * try { kref.get(); } catch (error) { (error as UseAfterReleaseError).code; } // => 'ERR_USE_AFTER_RELEASE'
- * ```
- */
-export class UseAfterReleaseError extends ReferenceError {
-  readonly code = 'ERR_USE_AFTER_RELEASE' as const;
-
-  constructor(message: string) {
-    super(message);
-    this.name = 'UseAfterReleaseError';
-  }
-}
 
 /** Options of {@link Kref}. */
 export interface KrefOptions {

@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { describeName } from './errors.js';
+import { UseAfterReleaseError, describeName } from './errors.js';
 import { hooks } from './internal/hooks.js';
-import { Kref, UseAfterReleaseError } from './kref.js';
+import { Kref } from './kref.js';
 import { checkFunction, checkOptionalString, checkOptions } from './internal/validate.js';
 
 /** Options of {@link RefCounted.create}. */

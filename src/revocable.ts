@@ -21,12 +21,12 @@
  *
  * @module
  */
-import { DrainTimeoutError, RevokedError, describeName } from './errors.js';
-import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, isThenable } from './internal/validate.js';
+import { DrainTimeoutError, RevokedError, UseAfterReleaseError, describeName } from './errors.js';
+import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource } from './internal/validate.js';
 import { createProxy, type ProxyGate } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { hooks } from './internal/hooks.js';
-import { settle } from './internal/settle.js';
+import { isThenable, settle } from './internal/promise.js';
 import { boundDrain } from './internal/drain.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
@@ -98,7 +98,7 @@ export class Access<T> implements Disposable {
     hooks?.created('access', this, provider);
   }
 
-  /** The resource. Reading it after `release()` is a bug and throws `ReferenceError`. */
+  /** The resource. Reading it after `release()` is a bug and throws {@link UseAfterReleaseError}. */
   get value(): T {
     if (this.#provider === null) throw released();
     return this.#value as T;
@@ -130,10 +130,8 @@ export class Access<T> implements Disposable {
   }
 }
 
-function released(): ReferenceError {
-  const error = new ReferenceError('Access was already released: the resource may be gone');
-  (error as ReferenceError & { code: string }).code = 'ERR_ACCESS_RELEASED';
-  return error;
+function released(): UseAfterReleaseError {
+  return new UseAfterReleaseError('Access was already released: the resource may be gone');
 }
 
 /**

@@ -25,15 +25,14 @@
  *
  * @module
  */
-import { describeName } from './errors.js';
+import { GroupNotFoundError, ScopeDisposedError, describeName } from './errors.js';
 import { hooks } from './internal/hooks.js';
 import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected, show } from './internal/validate.js';
 import { ADOPT, DEFER, EntryList, USE, USE_SYNC, drain, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
 import { RELEASED, REMOVED, entryIndex, isEntry, type ScopeEntry } from './internal/scope-entry.js';
 import { SuppressedError } from './suppressed-error.js';
-import { GroupNotFoundError, ScopeDisposedError, type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
+import { type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
 
-export { GroupNotFoundError, ScopeDisposedError } from './internal/scope-types.js';
 export type { AddOptions, ResourceScopeOptions, ScopeState } from './internal/scope-types.js';
 export type { EntryState, ScopeEntry } from './internal/scope-entry.js';
 export type { ScopeItem } from './internal/scope-list.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { DrainTimeoutError, RefCounted, ResourceScope, Revocable, creationSite, disableDebug, enableDebug, isDebugEnabled } from '../src/index.js';
 import { asyncLocalContext, enableDebug as enableNodeDebug } from '../src/node/debug.js';
-import { RevokeDeadlockError } from '../src/debug.js';
+import { RevokeDeadlockError } from '../src/index.js';
 import type { AccessFrame } from '../src/debug.js';
 import { deferred } from './support/deferred.js';
 import { DevFs, type DeviceError } from '../src/device/index.js';

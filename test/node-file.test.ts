@@ -198,7 +198,7 @@ describe('ManagedFile', () => {
     await assert.rejects(openFile(name, { flags: 'w', sync: 'yes' as unknown as boolean }), TypeError);
     await assert.rejects(openFile(name, { flags: 'w', signal: {} as AbortSignal }), TypeError);
     assert.equal(existsSync(name), false);
-    assert.throws(() => manageFile({} as never), /Expected `handle` to be an fs.promises FileHandle, got `\[object Object\]` \(object\)/);
+    assert.throws(() => manageFile({} as never), /Expected `handle` to be an fs.promises FileHandle, got `\[object\]` \(object\)/);
     assert.throws(() => new ManagedFile(null as never), TypeError);
   });
 

@@ -98,7 +98,7 @@ describe('ManagedResource', () => {
   });
 
   it('refuses bad options with the message shape of the library', async () => {
-    assert.throws(() => new ManagedResource({}, { timeout: -1 }), /Expected `options.timeout` to be a number >= 0 \(milliseconds\), got `-1` \(number\)/);
+    assert.throws(() => new ManagedResource({}, { timeout: -1 }), /Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1` \(number\)/);
     assert.throws(() => new ManagedResource({}, { signal: 'no' as never }), /Expected `options.signal` to be an AbortSignal or undefined, got `"no"` \(string\)/);
     assert.throws(() => new ManagedResource({}, { name: 1 as never }), TypeError);
     assert.throws(() => new ManagedResource({}, null as never), TypeError);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { Access, DrainTimeoutError, Revocable, RevocableHandle, RevokedError } from '../src/index.js';
+import { Access, DrainTimeoutError, Revocable, RevocableHandle, RevokedError, UseAfterReleaseError } from '../src/index.js';
 import { deferred, flushMicrotasks, state } from './support/deferred.js';
 import './support/leaks.js';
 
@@ -366,7 +366,7 @@ describe('Access and RevocableHandle', () => {
     access.release();
     assert.equal(access.released, true);
     assert.equal(provider.accesses, 0);
-    assert.throws(() => access.value, (e: unknown) => e instanceof ReferenceError && (e as { code?: string }).code === 'ERR_ACCESS_RELEASED');
+    assert.throws(() => access.value, (e: unknown) => e instanceof UseAfterReleaseError && e instanceof ReferenceError && e.code === 'ERR_USE_AFTER_RELEASE');
     assert.throws(() => access.signal, ReferenceError);
     await provider.revoke();
   });
@@ -454,9 +454,9 @@ describe('bad input from untyped callers', () => {
     const release = mock.fn();
     const provider = new Revocable(port(), { release });
     const access = provider.access();
-    assert.throws(() => provider.revoke({ timeout: -1 }), { name: 'RangeError', message: 'Expected `options.timeout` to be a number >= 0 (milliseconds), got `-1` (number)' });
+    assert.throws(() => provider.revoke({ timeout: -1 }), { name: 'RangeError', message: 'Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1` (number)' });
     assert.throws(() => provider.revoke({ timeout: NaN }), RangeError);
-    assert.throws(() => provider.revoke({ timeout: untyped('10') }), { name: 'TypeError', message: 'Expected `options.timeout` to be a number >= 0 (milliseconds), got `"10"` (string)' });
+    assert.throws(() => provider.revoke({ timeout: untyped('10') }), { name: 'TypeError', message: 'Expected `options.timeout` to be a number of milliseconds, got `"10"` (string)' });
     assert.throws(() => provider.revoke(untyped('soon')), TypeError);
     assert.equal(provider.state, 'live', 'a bad call revokes nothing');
     assert.equal(access.signal.aborted, false);

@@ -18,11 +18,11 @@
  */
 import { Revocable } from '../revocable.js';
 import { SuppressedError } from '../suppressed-error.js';
-import { isThenable } from '../internal/validate.js';
+import { isThenable } from '../internal/promise.js';
 import type { DevFs, DeviceNode } from './devfs.js';
 import type { Device } from './device.js';
 import type { Driver } from './driver.js';
-import { DeviceError, isProbeDefer } from './errors.js';
+import { DeviceError, isProbeDefer } from '../errors.js';
 import { DeviceScope, type BindingLink } from './managed.js';
 import { reentrancyTracker } from './reentrancy.js';
 

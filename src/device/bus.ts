@@ -20,12 +20,13 @@
  * @module
  */
 import { DrainTimeoutError } from '../errors.js';
-import { checkDuration, checkOptions, checkString, expected, isThenable } from '../internal/validate.js';
+import { checkDuration, checkOptions, checkString, expected } from '../internal/validate.js';
+import { isThenable } from '../internal/promise.js';
 import { Binding, chain } from './binding.js';
 import { DevFs } from './devfs.js';
 import { Device, DeviceEvent, deviceInternals as internals, type DeviceEventType } from './device.js';
 import { checkDriver, type Driver } from './driver.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 
 /** Options of `new Bus()`. */
 export interface BusOptions {

@@ -19,7 +19,7 @@
  */
 import { checkDuration, checkOptions, checkString, expected, show } from '../internal/validate.js';
 import type { Device } from './device.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 import { OPERATION_NAMES, type FileOperations } from './file-operations.js';
 import { BIAS, Generation, type NodeCore } from './generation.js';
 import { OpenFile } from './open-file.js';

@@ -18,7 +18,7 @@ import { checkOptionalFunction, checkOptions, checkString, expected } from '../i
 import type { Binding } from './binding.js';
 import type { Bus } from './bus.js';
 import type { Driver } from './driver.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 import type { DeviceScope } from './managed.js';
 
 /** Where a device is in its life; see invariant 1. */

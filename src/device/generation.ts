@@ -17,7 +17,7 @@ import { DrainTimeoutError } from '../errors.js';
 import { boundDrain } from '../internal/drain.js';
 import { SuppressedError } from '../suppressed-error.js';
 import type { Device } from './device.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 import type { FileOperations } from './file-operations.js';
 import type { OpenFile } from './open-file.js';
 import type { Reentrant } from './reentrancy.js';

@@ -22,11 +22,11 @@
  */
 import { Revocable, type RevocableOptions } from '../revocable.js';
 import { ResourceScope, type ScopeEntry } from '../scope.js';
-import { checkFunction, expected, show } from '../internal/validate.js';
+import { checkDelay, checkFunction, expected, show } from '../internal/validate.js';
 import { allowManyListeners } from '../internal/runtime.js';
 import type { DevFs, DeviceNode } from './devfs.js';
 import type { Device } from './device.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 import type { FileOperations } from './file-operations.js';
 import { reentrancyTracker, type Reentrant } from './reentrancy.js';
 
@@ -102,7 +102,7 @@ export class DeviceScope extends ResourceScope {
    */
   interval(fn: (signal: AbortSignal) => unknown, ms: number): ScopeEntry<Timer> {
     checkFunction(fn, 'fn');
-    checkDelay(ms);
+    checkDelay(ms, 'ms');
     const run = this.#gated(fn);
     return this.add(setInterval(run, ms), clearInterval, { name: `interval(${ms} ms)` });
   }
@@ -113,7 +113,7 @@ export class DeviceScope extends ResourceScope {
    */
   timeout(fn: (signal: AbortSignal) => unknown, ms: number): ScopeEntry<Timer> {
     checkFunction(fn, 'fn');
-    checkDelay(ms);
+    checkDelay(ms, 'ms');
     const run = this.#gated(fn);
     const timer = setTimeout(() => {
       // Fired: the entry has nothing left to release. (A scope moved away by move() keeps it.)
@@ -232,10 +232,3 @@ function call(link: BindingLink, fn: (...args: unknown[]) => unknown, self: unkn
 
 const nothing = (): void => {};
 const revokeProvider = <T>(provider: Revocable<T>): Promise<void> => provider.revoke().then(nothing);
-
-function checkDelay(ms: unknown): void {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    const error = typeof ms === 'number' ? RangeError : TypeError;
-    throw new error(`Expected \`ms\` to be a finite number >= 0, got ${show(ms)}`);
-  }
-}

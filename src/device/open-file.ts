@@ -16,12 +16,11 @@
  *
  * @module
  */
-import { isThenable } from '../internal/validate.js';
+import { isThenable, settle as afterRelease } from '../internal/promise.js';
 import { allowManyListeners } from '../internal/runtime.js';
 import { hooks } from '../internal/hooks.js';
-import { settle as afterRelease } from '../internal/settle.js';
 import type { Device } from './device.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../errors.js';
 import type { DeviceFile, PollResult } from './file-operations.js';
 import { BIAS, fileDoors, type Generation } from './generation.js';
 import { reentrancyTracker } from './reentrancy.js';

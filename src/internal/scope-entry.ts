@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { UseAfterReleaseError } from '../kref.js';
+import { UseAfterReleaseError } from '../errors.js';
 
 /** Index of an entry taken out with `remove()`: its value is the caller's again. */
 export const REMOVED = -1;

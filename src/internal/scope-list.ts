@@ -27,7 +27,7 @@
  * @module
  */
 import { SUPPRESSED_DURING_DISPOSAL, SuppressedError } from '../suppressed-error.js';
-import { isThenable } from './validate.js';
+import { isThenable } from './promise.js';
 import { DescribedEntry, RELEASED, ScopeEntry, entryIndex, runRelease, setEntryIndex, unlinkEntry, type Fn, type REMOVED } from './scope-entry.js';
 
 /** An unlinked slot. Zero, so fresh and trimmed `kinds` storage reads as holes. */

@@ -15,7 +15,8 @@
  */
 import { checkFunction, checkOptions } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
-import { checkDelay, checkOptionalBoolean } from './internal/util.js';
+import { checkDelay } from '../internal/validate.js';
+import { checkOptionalBoolean } from './internal/util.js';
 
 /** Options of {@link setManagedTimeout} and {@link setManagedInterval}. */
 export interface ManagedTimerOptions extends ManagedOptions {

@@ -3,7 +3,7 @@
  * plumbing, and a one-shot wait on an event with a timer.
  */
 import type { EventEmitter } from 'node:events';
-import { expected, show } from '../../internal/validate.js';
+import { expected } from '../../internal/validate.js';
 
 export function checkOptionalSignal(value: unknown, name: string): void {
   if (value !== undefined && !(value instanceof AbortSignal)) throw expected('an AbortSignal or undefined', name, value);
@@ -16,15 +16,6 @@ export function checkOptionalBoolean(value: unknown, name: string): void {
 /** An instance of `type`, or a TypeError naming what was expected and what came. */
 export function checkInstance<T>(value: unknown, type: abstract new (...args: never[]) => T, what: string, name: string): asserts value is T {
   if (!(value instanceof type)) throw expected(what, name, value);
-}
-
-/** A timer delay for setTimeout/setInterval: a finite number >= 0 (Node clamps above 2^31-1). */
-export function checkDelay(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw expected('a finite number >= 0 (milliseconds)', name, value);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0 (milliseconds), got ${show(value)}`);
-  }
-  return value;
 }
 
 /**
