@@ -40,7 +40,7 @@ export interface RevocableOptions<T> {
    * Tears the resource down once it is revoked and drained (close the port, free the buffer). May
    * be async; `revoke()` resolves after it has finished and rejects with what it throws.
    */
-  release?: (resource: T) => void | PromiseLike<void>;
+  release?: (resource: T) => unknown;
 }
 
 /** Options of {@link Revocable.revoke}. */
@@ -151,7 +151,7 @@ export class Revocable<T> implements AsyncDisposable {
   #count = 0;
   /** The resource while live or revoking; `undefined` from the moment `release` is called. */
   #resource: T | undefined;
-  #release: ((resource: T) => void | PromiseLike<void>) | undefined;
+  #release: ((resource: T) => unknown) | undefined;
   #state: Lifecycle = LIVE;
   /** Shared by every access: a revoke aborts them all at once. Made on first use. */
   #controller: AbortController | undefined;

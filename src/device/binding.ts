@@ -168,9 +168,9 @@ export class Binding implements BindingLink {
   }
 
   /** Calls a driver method with the binding's depth raised for its synchronous part. */
-  #call(fn: () => void | PromiseLike<void>): Promise<void> | undefined {
+  #call(fn: () => unknown): Promise<unknown> | undefined {
     const tracker = reentrancyTracker();
-    let result: void | PromiseLike<void>;
+    let result: unknown;
     this.depth++;
     try {
       result = tracker === undefined ? fn() : tracker.wrap(this, fn);

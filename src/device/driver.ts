@@ -39,8 +39,8 @@ import type { Device } from './device.js';
 export interface Driver {
   readonly name: string;
   match(device: Device): boolean;
-  probe(device: Device): void | PromiseLike<void>;
-  remove?(device: Device): void | PromiseLike<void>;
+  probe(device: Device): unknown;
+  remove?(device: Device): unknown;
 }
 
 /** Throws a `TypeError` naming what is wrong unless `driver` has the shape of a {@link Driver}. */

@@ -46,13 +46,13 @@ export interface PollResult {
  * ```
  */
 export interface FileOperations<Private = unknown> {
-  open?(file: DeviceFile<Private>): void | PromiseLike<void>;
+  open?(file: DeviceFile<Private>): unknown;
   read?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
   write?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
   ioctl?(file: DeviceFile<Private>, command: unknown, argument: unknown): unknown;
   poll?(file: DeviceFile<Private>): Partial<PollResult> | null | undefined | PromiseLike<Partial<PollResult> | null | undefined>;
   mmap?(file: DeviceFile<Private>, ...args: unknown[]): ArrayBuffer | PromiseLike<ArrayBuffer>;
-  release?(file: DeviceFile<Private>): void | PromiseLike<void>;
+  release?(file: DeviceFile<Private>): unknown;
 }
 
 export const OPERATION_NAMES = ['open', 'read', 'write', 'ioctl', 'poll', 'mmap', 'release'] as const;

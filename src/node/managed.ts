@@ -61,7 +61,7 @@ export class ManagedResource<T> extends Revocable<T> {
    * @param release closes the Node object once every access has ended; without it,
    *   {@link ManagedResource.releaseResource} does (subclasses override that).
    */
-  constructor(resource: T, options?: ManagedOptions, release?: (resource: T) => void | PromiseLike<void>) {
+  constructor(resource: T, options?: ManagedOptions, release?: (resource: T) => unknown) {
     const timeout = checkManagedOptions(options);
     checkOptionalFunction(release, 'release');
     // The release is called long after construction; it reaches the instance through `late`.
@@ -90,7 +90,9 @@ export class ManagedResource<T> extends Revocable<T> {
    * Closes the Node object, once the drain is over; runs once. The default does nothing: override
    * it in a subclass, or pass `release` to the constructor.
    */
-  protected releaseResource(_resource: T): void | PromiseLike<void> {}
+  protected releaseResource(_resource: T): unknown {
+    return undefined;
+  }
 
   /** The default `timeout` of `revoke()`, in milliseconds. */
   get timeout(): number {
