@@ -23,7 +23,7 @@
 import { DrainTimeoutError, RevokeDeadlockError, describeName, type Holder } from './errors.js';
 import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
 import { trackCollected } from './internal/collected.js';
-import { isThenable } from './internal/promise.js';
+import { isThenable, noop } from './internal/promise.js';
 import { Revocable } from './revocable.js';
 import { setReentrancyTracker, type ReentrancyTracker } from './device/reentrancy.js';
 
@@ -53,6 +53,14 @@ export interface DebugOptions {
   asyncContext?: AsyncContextLike<AccessFrame>;
   /** Where reports go that are not errors (objects collected unreleased). Default: `console.warn`. */
   warn?: (message: string) => void;
+  /**
+   * Tells, from inside a promise's `then`, whether the engine called it (an `await`, a combinator,
+   * an async function returning the promise) rather than the program's own code. With an async
+   * context, it is what tells a revoke *awaited* inside its own access (a deadlock, reported) from
+   * one merely started there. `revocable/node`'s `enableDebug` passes one that reads V8's stacks;
+   * without one, such a revoke is bounded by its `timeout` only.
+   */
+  isAwaited?: () => boolean;
 }
 
 
@@ -98,6 +106,8 @@ export function enableDebug(options: DebugOptions = {}): void {
   }
   const warn = options.warn ?? ((message: string) => console.warn(`revocable: ${message}`));
   if (typeof warn !== 'function') throw new TypeError('Expected `options.warn` to be a function or undefined');
+  const isAwaited = options.isAwaited;
+  if (isAwaited !== undefined && typeof isAwaited !== 'function') throw new TypeError('Expected `options.isAwaited` to be a function or undefined');
   disableDebug();
 
   const stopListening = listen({
@@ -120,7 +130,7 @@ export function enableDebug(options: DebugOptions = {}): void {
     },
   });
   const stopCollected = trackCollected(warn);
-  const restore = patchRevocable(context);
+  const restore = patchRevocable(context, isAwaited);
   if (context !== undefined) setReentrancyTracker(reentrancyOn(context));
   session = {
     context,
@@ -143,7 +153,7 @@ const accessHolders = new WeakMap<object, { owner: object; holder: HolderRecord 
 
 type Fn = (resource: unknown, signal: AbortSignal) => unknown;
 
-function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () => void {
+function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined, awaited: (() => boolean) | undefined): () => void {
   const proto = Revocable.prototype as unknown as Record<'tryWith' | 'with' | 'revoke', (this: Revocable<unknown>, ...args: unknown[]) => unknown>;
   const original = { tryWith: proto.tryWith, with: proto.with, revoke: proto.revoke };
 
@@ -160,19 +170,20 @@ function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () 
           holder.active = false;
           set.delete(holder);
         };
-        let result: unknown;
-        try {
-          const call = (): unknown => (fn as Fn)(resource, signal);
-          result = context === undefined ? call() : context.run({ provider: this, holder, parent: context.current() }, call);
-        } catch (error) {
-          done();
-          throw error;
-        }
-        if (!isThenable(result)) {
-          done();
-          return result;
-        }
-        return Promise.resolve(result).finally(done);
+        // The adoption of a returned promise happens inside the frame too, so that a revoke the
+        // access returns (`() => provider.revoke().then(...)`) is seen being awaited by it.
+        const call = (): unknown => {
+          try {
+            const result = (fn as Fn)(resource, signal);
+            if (isThenable(result)) return Promise.resolve(result).finally(done);
+            done();
+            return result;
+          } catch (error) {
+            done();
+            throw error;
+          }
+        };
+        return context === undefined ? call() : context.run({ provider: this, holder, parent: context.current() }, call);
       });
     };
 
@@ -187,8 +198,8 @@ function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined): () 
       const held = [...holdersOf(this)].map(({ kind, stack }) => ({ kind, stack }));
       throw new DrainTimeoutError(what, error.timeout, error.pending, held, error.resourceName);
     });
-    if (context === undefined) return reported;
-    return new GuardedRevoke(reported, this, context, what, revokeStack);
+    if (context === undefined || awaited === undefined) return reported;
+    return new GuardedRevoke(reported, { provider: this, context, awaited, what, revokeStack, reject: noop });
   };
   return () => {
     proto.tryWith = original.tryWith;
@@ -209,16 +220,15 @@ function reentrancyOn(context: AsyncContextLike<AccessFrame>): ReentrancyTracker
       const done = (): void => {
         holder.active = false;
       };
-      let result: unknown;
       try {
-        result = context.run({ provider: target, holder, parent: context.current() }, call);
+        const result = context.run({ provider: target, holder, parent: context.current() }, call);
+        if (isThenable(result)) Promise.resolve(result).then(done, done);
+        else done();
+        return result;
       } catch (error) {
         done();
         throw error;
       }
-      if (isThenable(result)) Promise.resolve(result).then(done, done);
-      else done();
-      return result as ReturnType<typeof call>;
     },
     isInside(target) {
       for (let frame = context.current(); frame !== undefined; frame = frame.parent) {
@@ -229,68 +239,67 @@ function reentrancyOn(context: AsyncContextLike<AccessFrame>): ReentrancyTracker
   };
 }
 
+/** What the promises derived from one guarded revoke share. */
+interface Guard {
+  readonly provider: object;
+  readonly context: AsyncContextLike<AccessFrame>;
+  readonly awaited: () => boolean;
+  readonly what: string;
+  readonly revokeStack: string;
+  /** Rejects the revoke's own promise: set by the first promise of the chain. */
+  reject: (error: unknown) => void;
+}
+
 /**
  * The promise a revoke returns in debug mode with an async context. `await` (and promise
  * combinators, and returning it from an async function) call `then` from a job of their own, with no
- * caller on the stack; a plain `.then(...)` call has one. Only the former makes the awaiting code
- * wait, so only the former, from inside an access to the same provider, is a deadlock.
+ * caller on the stack; a plain `.then(...)` call has one (`awaited` tells them apart). Only the
+ * former makes the awaiting code wait, so only the former, from inside an access to the same
+ * provider, is a deadlock. It is reported through the promises: the revoke's own promise rejects
+ * with the {@link RevokeDeadlockError}, so every handler of the chain (`revoke().then(ok, fail)`
+ * calls `fail`) sees it; `then` itself never throws.
  */
 class GuardedRevoke extends Promise<boolean> {
   static override get [Symbol.species](): PromiseConstructor {
     return Promise;
   }
 
-  #provider: object | undefined;
-  #context: AsyncContextLike<AccessFrame> | undefined;
-  #what = '';
-  #revokeStack = '';
+  readonly #guard: Guard | undefined;
 
-  constructor(
-    inner: Promise<boolean> | ((resolve: (value: boolean) => void, reject: (error: unknown) => void) => void),
-    provider?: object,
-    context?: AsyncContextLike<AccessFrame>,
-    what?: string,
-    revokeStack?: string,
-  ) {
-    super(typeof inner === 'function' ? inner : (resolve, reject) => inner.then(resolve, reject));
-    this.#provider = provider;
-    this.#context = context;
-    this.#what = what ?? '';
-    this.#revokeStack = revokeStack ?? '';
+  constructor(inner: Promise<boolean> | ((resolve: (value: boolean) => void, reject: (error: unknown) => void) => void), guard?: Guard) {
+    let reject!: (error: unknown) => void;
+    super((resolve, rejectOwn) => {
+      reject = rejectOwn;
+      if (typeof inner === 'function') inner(resolve, rejectOwn);
+      else inner.then(resolve, rejectOwn);
+    });
+    if (guard !== undefined && guard.reject === noop) guard.reject = reject;
+    this.#guard = guard;
   }
 
   override then<A = boolean, B = never>(
     onFulfilled?: ((value: boolean) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    const frame = this.#held();
-    if (frame !== undefined && awaitedByJob()) {
-      const error = new RevokeDeadlockError(this.#what, frame.holder.stack, this.#revokeStack);
-      return Promise.reject(error).then(onFulfilled, onRejected);
+    const guard = this.#guard;
+    if (guard !== undefined) {
+      const frame = held(guard);
+      if (frame !== undefined && guard.awaited()) guard.reject(new RevokeDeadlockError(guard.what, frame.holder.stack, guard.revokeStack));
     }
     const derived = super.then(onFulfilled, onRejected);
-    if (this.#provider === undefined || this.#context === undefined) return derived;
+    if (guard === undefined) return derived;
     // `revoke().then(f)` awaited is the same deadlock one step later: guard what derives from it.
     // (A guard only looks at who awaits; the value passes through untouched, whatever its type.)
-    return new GuardedRevoke(derived as Promise<never>, this.#provider, this.#context, this.#what, this.#revokeStack) as unknown as Promise<A | B>;
-  }
-
-  /** The innermost active access to this provider that the current code is inside, if any. */
-  #held(): AccessFrame | undefined {
-    if (this.#provider === undefined || this.#context === undefined) return undefined;
-    for (let frame = this.#context.current(); frame !== undefined; frame = frame.parent) {
-      if (frame.provider === this.#provider && frame.holder.active) return frame;
-    }
-    return undefined;
+    return new GuardedRevoke(derived as Promise<never>, guard) as unknown as Promise<A | B>;
   }
 }
 
-/** True when `then` was called by the engine (an await or a combinator), not by user code. */
-function awaitedByJob(): boolean {
-  const lines = (new Error().stack ?? '').split('\n').slice(1);
-  // This function, then GuardedRevoke.then; below them, a caller with a source location is code
-  // that called `then` itself (`.then`, `.catch`, `.finally` are built-ins without one).
-  return lines.slice(2).every((line) => !/:\d+:\d+\)?$/.test(line.trim()));
+/** The innermost active access to the guarded provider that the current code is inside, if any. */
+function held(guard: Guard): AccessFrame | undefined {
+  for (let frame = guard.context.current(); frame !== undefined; frame = frame.parent) {
+    if (frame.provider === guard.provider && frame.holder.active) return frame;
+  }
+  return undefined;
 }
 
 // REVOCABLE_DEBUG=1 switches debug mode on at load, where the runtime has an environment.

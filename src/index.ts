@@ -6,6 +6,7 @@
  */
 export { Access, Revocable, RevocableHandle } from './revocable.js';
 export type { RevocableOptions, RevocableState, RevokeOptions } from './revocable.js';
+export type { ProxyOptions } from './internal/proxy.js';
 export { DrainTimeoutError, GroupNotFoundError, RevokeDeadlockError, RevokedError, ScopeDisposedError, UseAfterReleaseError } from './errors.js';
 export type { Holder } from './errors.js';
 export { creationSite, disableDebug, enableDebug, isDebugEnabled } from './debug.js';

@@ -60,9 +60,10 @@ export class Kref {
   constructor(release: (kref: Kref) => void, options?: KrefOptions) {
     checkFunction(release, 'release');
     checkOptions(options);
-    checkOptionalString(options?.name, 'options.name');
+    const name = options?.name;
+    checkOptionalString(name, 'options.name');
     this.#release = release;
-    this.#name = options?.name;
+    this.#name = name;
   }
 
   /** The number of references held; 0 once released. */

@@ -69,8 +69,9 @@ export class RefCounted<T> {
   static create<T>(value: T, release: (value: T) => void, options?: RefCountedOptions): Ref<T> {
     checkFunction(release, 'release');
     checkOptions(options);
-    checkOptionalString(options?.name, 'options.name');
-    return new Ref(INTERNAL, new RefCounted(INTERNAL, value, release, options?.name));
+    const name = options?.name;
+    checkOptionalString(name, 'options.name');
+    return new Ref(INTERNAL, new RefCounted(INTERNAL, value, release, name));
   }
 
   /** @internal Use {@link RefCounted.create}. */

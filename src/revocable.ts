@@ -22,11 +22,11 @@
  * @module
  */
 import { DrainTimeoutError, RevokedError, UseAfterReleaseError, describeName } from './errors.js';
-import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource } from './internal/validate.js';
-import { createProxy, type ProxyGate } from './internal/proxy.js';
+import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, expected } from './internal/validate.js';
+import { createProxy, type ProxyGate, type ProxyOptions } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { hooks } from './internal/hooks.js';
-import { isThenable, settle } from './internal/promise.js';
+import { settle } from './internal/promise.js';
 import { boundDrain } from './internal/drain.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
@@ -68,12 +68,35 @@ type Lifecycle =
     }
   | { readonly kind: 'revoked'; readonly done: Promise<void> };
 
-// Module-private doors into Revocable's private state, for Access, RevocableHandle and the proxy,
-// which live in this module or in internal/ and must not be public API.
+/** Proves that a constructor call came from this module: `Access` and `RevocableHandle` are made here only. */
+const INTERNAL: unique symbol = Symbol('revocable internal');
+
+// Module-private doors into Revocable's private state, for Access and RevocableHandle.
 let exitAccess: (provider: Revocable<unknown>) => void;
 let signalOf: (provider: Revocable<unknown>) => AbortSignal;
-let gateOf: <T>(handle: RevocableHandle<T>) => ProxyGate<T>;
-let handleProvider: <T>(handle: RevocableHandle<T>) => Revocable<T>;
+
+/**
+ * @internal The library's own door into a provider's gate: an access without an `Access` token,
+ * for the gated objects built on a `Revocable` (the proxy, device nodes, managed callbacks). Not
+ * exported from the package: a caller could unbalance the count with it.
+ *
+ * Invariants: every `enter` that returned `true` is matched by exactly one `exit`; `resource` is
+ * read only between them (or while live).
+ */
+export const gate = {} as {
+  /** Takes an access: `true`, or `false` (nothing taken) once revoke has started. */
+  enter<T>(provider: Revocable<T>): boolean;
+  /** Ends an access taken by `enter`. */
+  exit<T>(provider: Revocable<T>): void;
+  /** The resource, while an access is held. */
+  resource<T>(provider: Revocable<T>): T;
+  /** The kick: aborted with a `RevokedError` from the revoke's first synchronous step. */
+  signal<T>(provider: Revocable<T>): AbortSignal;
+  /** The `RevokedError` a refused access gets. */
+  revokedError<T>(provider: Revocable<T>): RevokedError;
+  /** The provider behind a handle; throws `RevokedError` once the handle is closed. */
+  live<T>(handle: RevocableHandle<T>): Revocable<T>;
+};
 
 /**
  * One use of a revocable resource, from `tryAccess()` until `release()`. While it is held, a revoke
@@ -91,8 +114,9 @@ export class Access<T> implements Disposable {
   #provider: Revocable<T> | null;
   #value: T | undefined;
 
-  /** @internal Use `provider.tryAccess()` or `handle.tryAccess()`. */
-  constructor(provider: Revocable<T>, value: T) {
+  /** @internal Use `provider.tryAccess()` or `handle.tryAccess()`: an access made elsewhere would count nothing. */
+  constructor(token: typeof INTERNAL, provider: Revocable<T>, value: T) {
+    if (token !== INTERNAL) throw new TypeError('Access is not constructed directly: use provider.tryAccess() or handle.tryAccess()');
     this.#provider = provider;
     this.#value = value;
     hooks?.created('access', this, provider);
@@ -161,40 +185,15 @@ export class Revocable<T> implements AsyncDisposable {
   static {
     exitAccess = (provider) => provider.#exit();
     signalOf = (provider) => provider.#signal ?? provider.#makeSignal();
-  }
-
-  /** The resource, for a synchronous look that needs no access (the proxy's property reads). */
-  #peek(): T {
-    if (this.#count < 0) throw this.#revokedError();
-    return this.#resource as T;
-  }
-
-  /** `fn.apply(resource, args)` inside an access: the proxy's method calls. */
-  #apply(fn: (...args: unknown[]) => unknown, args: ArrayLike<unknown>, proxy: unknown): unknown {
-    if (this.#count < 0) throw this.#revokedError();
-    this.#count++;
-    const resource = this.#resource;
-    let result: unknown;
-    try {
-      result = Reflect.apply(fn, resource, args);
-    } catch (error) {
-      this.#exit();
-      throw error;
-    }
-    if (isThenable(result)) return this.#holdUntilSettled(result);
-    this.#exit();
-    // A fluent method returning `this` must not hand out the bare resource past the gate.
-    return result === resource ? proxy : result;
-  }
-
-  static {
-    gateOf = <T>(handle: RevocableHandle<T>): ProxyGate<T> => {
-      const live = (): Revocable<T> => handleProvider(handle);
-      return {
-        peek: () => live().#peek(),
-        apply: (fn, args, proxy) => live().#apply(fn, args, proxy),
-      };
+    gate.enter = <T>(provider: Revocable<T>) => {
+      if (provider.#count < 0) return false;
+      provider.#count++;
+      return true;
     };
+    gate.exit = <T>(provider: Revocable<T>) => provider.#exit();
+    gate.resource = <T>(provider: Revocable<T>) => provider.#resource as T;
+    gate.signal = <T>(provider: Revocable<T>) => provider.#signal ?? provider.#makeSignal();
+    gate.revokedError = <T>(provider: Revocable<T>) => provider.#revokedError();
   }
 
   /**
@@ -204,11 +203,14 @@ export class Revocable<T> implements AsyncDisposable {
   constructor(resource: T, options?: RevocableOptions<T>) {
     checkResource(resource, 'resource');
     checkOptions(options);
-    checkOptionalString(options?.name, 'options.name');
-    checkOptionalFunction(options?.release, 'options.release');
+    // Each option is read once: a getter must not pass the check and then hand over something else.
+    const name = options?.name;
+    const release = options?.release;
+    checkOptionalString(name, 'options.name');
+    checkOptionalFunction(release, 'options.release');
     this.#resource = resource;
-    this.#release = options?.release;
-    this.#name = options?.name;
+    this.#release = release;
+    this.#name = name;
     hooks?.created('revocable', this, undefined);
   }
 
@@ -235,21 +237,21 @@ export class Revocable<T> implements AsyncDisposable {
   /** A consumer handle: it can access the resource but cannot revoke it. Throws once revoked. */
   handle(): RevocableHandle<T> {
     if (this.#count < 0) throw this.#revokedError();
-    return new RevocableHandle(this);
+    return new RevocableHandle(INTERNAL, this);
   }
 
   /** Takes an access, or returns `null` once revoke has started. Release it when done. */
   tryAccess(): Access<T> | null {
     if (this.#count < 0) return null;
     this.#count++;
-    return new Access(this, this.#resource as T);
+    return new Access(INTERNAL, this, this.#resource as T);
   }
 
   /** Takes an access, or throws {@link RevokedError} (`code: 'ENODEV'`) once revoke has started. */
   access(): Access<T> {
     if (this.#count < 0) throw this.#revokedError();
     this.#count++;
-    return new Access(this, this.#resource as T);
+    return new Access(INTERNAL, this, this.#resource as T);
   }
 
   /**
@@ -274,18 +276,21 @@ export class Revocable<T> implements AsyncDisposable {
     let result: R;
     try {
       result = fn(this.#resource as T, this.#signal ?? this.#makeSignal());
+      // The thenable check is part of the call: reading `then` runs the result's code (a getter, a
+      // revoked Proxy's trap) and may throw, which must end the access like any throw of `fn`.
+      // isThenable, written out: V8 13 (Node 24) optimises the read side measurably better so.
+      if (typeof result === 'object' ? result !== null && typeof (result as { then?: unknown }).then === 'function' : typeof result === 'function' && typeof (result as { then?: unknown }).then === 'function') {
+        return this.#holdUntilSettled(result as PromiseLike<unknown>) as R;
+      }
     } catch (error) {
       this.#exit();
       throw error;
-    }
-    // isThenable, written out: V8 13 (Node 24) optimises the read side measurably better so.
-    if (typeof result === 'object' ? result !== null && typeof (result as { then?: unknown }).then === 'function' : typeof result === 'function' && typeof (result as { then?: unknown }).then === 'function') {
-      return this.#holdUntilSettled(result as PromiseLike<unknown>) as R;
     }
     this.#exit();
     return result;
   }
 
+  /** Ends the access when `result` settles. Throws only before it has arranged that (then the caller ends it). */
   #holdUntilSettled(result: PromiseLike<unknown>): Promise<unknown> {
     return Promise.resolve(result).then(
       (value) => {
@@ -389,6 +394,7 @@ export class Revocable<T> implements AsyncDisposable {
 }
 
 const LIVE: Lifecycle = { kind: 'live' };
+const closedError = (): RevokedError => new RevokedError('Handle was closed');
 const returnTrue = (): boolean => true;
 const returnFalse = (): boolean => false;
 const ignore = (): void => {};
@@ -409,7 +415,8 @@ export class RevocableHandle<T> implements Disposable {
   #provider: Revocable<T> | null;
 
   /** @internal Use `provider.handle()`. */
-  constructor(provider: Revocable<T>) {
+  constructor(token: typeof INTERNAL, provider: Revocable<T>) {
+    if (token !== INTERNAL) throw new TypeError('RevocableHandle is not constructed directly: use provider.handle()');
     this.#provider = provider;
     hooks?.created('handle', this, provider);
   }
@@ -453,10 +460,16 @@ export class RevocableHandle<T> implements Disposable {
   }
 
   /**
-   * A `Proxy` that stands for the resource: each method call runs inside an access (a returned
-   * promise holds it until it settles), property reads and writes check that the resource is still
-   * there, and every operation throws {@link RevokedError} after the revoke, or after this handle is
-   * closed. `Proxy.revocable`, but in-flight calls drain instead of being cut off.
+   * A `Proxy` that stands for the resource: each operation runs inside an access (a method's
+   * returned promise holds it until it settles), and every operation throws {@link RevokedError}
+   * after the revoke, or after this handle is closed. `Proxy.revocable`, but in-flight calls drain
+   * instead of being cut off. The bare resource never comes out: a method or getter that returns
+   * the resource itself (`return this`) returns the proxy.
+   *
+   * With `{ deep: true }` the proxy is a membrane: every object and function the resource hands
+   * out (a prepared statement, a cursor, a callback) is wrapped under the same gate, so it too
+   * throws `RevokedError` once the resource is revoked. Each call through a wrapper costs about what
+   * a call through the proxy does; see the benchmarks.
    *
    * @example
    * ```ts
@@ -464,15 +477,37 @@ export class RevocableHandle<T> implements Disposable {
    * await port.write(buf);  // counted as an access until the promise settles
    * await provider.revoke();
    * port.write(buf);        // throws RevokedError
+   *
+   * const db = dbProvider.handle().proxy({ deep: true });
+   * const statement = db.prepare('select 1');
+   * await dbProvider.revoke();
+   * statement.run();        // throws RevokedError
    * ```
    */
-  proxy(): T {
-    const resource = this.#live().tryWith(identity);
-    if (resource === undefined) throw this.#live().access(); // revoked: throws RevokedError
-    if (resource === null || (typeof resource !== 'object' && typeof resource !== 'function')) {
+  proxy(options?: ProxyOptions): T {
+    checkOptions(options);
+    const deep = options?.deep;
+    if (deep !== undefined && typeof deep !== 'boolean') throw expected('a boolean or undefined', 'options.deep', deep);
+    const provider = this.#live();
+    if (provider.revoked) throw gate.revokedError(provider);
+    const resource = gate.resource(provider);
+    if (typeof resource !== 'object' && typeof resource !== 'function') {
       throw new TypeError(`Expected the resource to be an object or a function for proxy(), got ${typeof resource}`);
     }
-    return createProxy(gateOf(this), typeof resource === 'function');
+    const proxyGate: ProxyGate = {
+      peek: () => {
+        if (this.#provider === null) throw closedError();
+        if (provider.revoked) throw gate.revokedError(provider);
+        return gate.resource(provider) as object;
+      },
+      enter: () => {
+        if (this.#provider === null) throw closedError();
+        if (!gate.enter(provider)) throw gate.revokedError(provider);
+        return gate.resource(provider) as object;
+      },
+      exit: () => gate.exit(provider),
+    };
+    return createProxy(proxyGate, typeof resource === 'function', deep === true);
   }
 
   /** Ends this handle: later accesses through it fail. Idempotent; accesses in flight stay valid. */
@@ -488,13 +523,12 @@ export class RevocableHandle<T> implements Disposable {
 
   #live(): Revocable<T> {
     const provider = this.#provider;
-    if (provider === null) throw new RevokedError('Handle was closed');
+    if (provider === null) throw closedError();
     return provider;
   }
 
   static {
-    handleProvider = (handle) => handle.#live();
+    gate.live = (handle) => handle.#live();
   }
 }
 
-const identity = <T>(value: T): T => value;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { DrainTimeoutError, RefCounted, ResourceScope, Revocable, creationSite, disableDebug, enableDebug, isDebugEnabled } from '../src/index.js';
-import { asyncLocalContext, enableDebug as enableNodeDebug } from '../src/node/debug.js';
+import { asyncLocalContext, calledByEngine, enableDebug as enableNodeDebug } from '../src/node/debug.js';
+import { setManagedInterval } from '../src/node/index.js';
 import { RevokeDeadlockError } from '../src/index.js';
 import type { AccessFrame } from '../src/debug.js';
 import { deferred } from './support/deferred.js';
@@ -195,11 +196,50 @@ describe('debug mode with async context: a revoke awaited inside its own access'
     await provider.revoke();
   });
 
-  it('accepts any async context with run, enter and current', async () => {
-    enableDebug({ asyncContext: asyncLocalContext<AccessFrame>(), warn: () => {} });
+  it('accepts any async context with run, enter and current, and a test for engine-called then', async () => {
+    enableDebug({ asyncContext: asyncLocalContext<AccessFrame>(), isAwaited: calledByEngine, warn: () => {} });
     const provider = new Revocable({ n: 1 });
     await rejectsAtOnce(provider.with(async () => provider.revoke()));
     await provider.revoke();
+  });
+
+  it('reports nothing without a test for engine-called then: the timeout alone bounds the wait', async () => {
+    enableDebug({ asyncContext: asyncLocalContext<AccessFrame>(), warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const error = await provider.with(async () => provider.revoke({ timeout: 5 })).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof DrainTimeoutError, `expected the timeout, got ${String(error)}`);
+    assert.equal(await provider.revoke(), false);
+  });
+
+  it('delivers the report to the handlers of revoke().then(ok, fail) returned from inside the access, never by a throw', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const provider = new Revocable({ n: 1 });
+    const seen: unknown[] = [];
+    let thrown: unknown = 'nothing thrown';
+    const result = provider.with(() => {
+      try {
+        return provider.revoke().then(
+          (first) => seen.push(first),
+          (error: unknown) => seen.push(error),
+        );
+      } catch (error) {
+        thrown = error;
+        return undefined;
+      }
+    });
+    await result;
+    assert.equal(thrown, 'nothing thrown');
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] instanceof RevokeDeadlockError, `fail was called with ${String(seen[0])}`);
+    assert.equal(provider.state, 'revoked', 'the revoke went on and completed once the access ended');
+  });
+
+  it('lets a managed interval start a revoke of itself with then(ok, fail): the process does not crash', async () => {
+    enableNodeDebug({ warn: () => {} });
+    const outcome = deferred<unknown>();
+    const timer = setManagedInterval(() => timer.revoke().then(outcome.resolve, outcome.reject), 1);
+    assert.ok((await outcome.promise.then((v) => v, (e: unknown) => e)) instanceof RevokeDeadlockError);
+    assert.equal(await timer.revoke(), false);
   });
 });
 

@@ -144,3 +144,147 @@ describe('handle.proxy()', () => {
     assert.throws(() => handle.proxy(), isRevoked);
   });
 });
+
+/** A database whose statements work only while the database is open. */
+class Database {
+  open = true;
+  readonly log: string[] = [];
+  get connection(): this {
+    return this;
+  }
+  self(): this {
+    return this;
+  }
+  async selfLater(): Promise<this> {
+    await Promise.resolve();
+    return this;
+  }
+  prepare(sql: string): Statement {
+    return new Statement(this, sql);
+  }
+  async prepareLater(sql: string): Promise<Statement> {
+    await Promise.resolve();
+    return new Statement(this, sql);
+  }
+  callback(): () => string {
+    return () => (this.open ? 'ran' : 'ran on a closed database');
+  }
+  rows(): { id: number }[] {
+    return [{ id: 1 }, { id: 2 }];
+  }
+  runs(statement: Statement): string {
+    return statement instanceof Statement ? statement.run() : 'not a statement';
+  }
+  close(): void {
+    this.open = false;
+  }
+}
+
+class Statement {
+  readonly db: Database;
+  readonly sql: string;
+  constructor(db: Database, sql: string) {
+    this.db = db;
+    this.sql = sql;
+  }
+  bind(): this {
+    return this;
+  }
+  run(): string {
+    if (!this.db.open) throw new Error('statement run on a closed database');
+    this.db.log.push(this.sql);
+    return 'done';
+  }
+}
+
+describe('handle.proxy(): the bare resource never comes out', () => {
+  it('a getter that returns the resource itself returns the proxy', async () => {
+    const provider = new Revocable(new Database(), { release: (db) => db.close() });
+    const db = provider.handle().proxy();
+    assert.equal(db.connection, db);
+    assert.equal(db.connection.connection, db);
+    await provider.revoke();
+    assert.throws(() => db.connection.self(), isRevoked);
+  });
+
+  it('a property descriptor reports the proxy where the value is the resource, and gated accessors', async () => {
+    const resource = { name: 'r', me: undefined as unknown };
+    resource.me = resource;
+    Object.defineProperty(resource, 'whoami', { get() { return this; }, configurable: true });
+    const provider = new Revocable(resource);
+    const proxy = provider.handle().proxy();
+    const me = Object.getOwnPropertyDescriptor(proxy, 'me');
+    assert.equal(me?.value, proxy);
+    const whoami = Object.getOwnPropertyDescriptor(proxy, 'whoami');
+    assert.equal(whoami?.get?.call(undefined), proxy, 'the getter runs on the resource, inside an access, and hands out the proxy');
+    await provider.revoke();
+    assert.throws(() => whoami?.get?.call(undefined), isRevoked);
+  });
+
+  it('a method whose promise resolves to the resource resolves to the proxy', async () => {
+    await using provider = new Revocable(new Database());
+    const db = provider.handle().proxy();
+    assert.equal(await db.selfLater(), db);
+  });
+
+  it('without deep, objects the resource hands out are its own (the documented limit)', async () => {
+    const provider = new Revocable(new Database(), { release: (db) => db.close() });
+    const statement = provider.handle().proxy().prepare('select 1');
+    await provider.revoke();
+    assert.throws(() => statement.run(), /closed database/);
+  });
+});
+
+describe('handle.proxy({ deep: true }): a membrane', () => {
+  it('a statement prepared by a revoked database throws RevokedError, before reaching the closed database', async () => {
+    const provider = new Revocable(new Database(), { release: (db) => db.close() });
+    const db = provider.handle().proxy({ deep: true });
+    const statement = db.prepare('select 1');
+    assert.equal(statement.run(), 'done');
+    assert.equal(statement.bind(), statement, 'a fluent method of a wrapped object returns its wrapper');
+    assert.equal(statement.db, db, 'the resource reached through a wrapped object is the root proxy');
+    await provider.revoke();
+    assert.throws(() => statement.run(), isRevoked);
+    assert.throws(() => statement.sql, isRevoked);
+  });
+
+  it('a statement call in flight is an access: the revoke waits for it', async () => {
+    const gate = deferred();
+    const resource = { slow: () => ({ wait: () => gate.promise }) };
+    const closed: string[] = [];
+    const provider = new Revocable(resource, { release: () => void closed.push('closed') });
+    const slow = provider.handle().proxy({ deep: true }).slow();
+    const pending = slow.wait();
+    assert.equal(provider.accesses, 1);
+    const revoking = provider.revoke();
+    assert.equal(await state(revoking), 'pending');
+    gate.resolve();
+    await pending;
+    assert.equal(await revoking, true);
+    assert.deepEqual(closed, ['closed']);
+  });
+
+  it('wraps resolved values, returned functions and arrays, and keeps identity per object', async () => {
+    const provider = new Revocable(new Database(), { release: (db) => db.close() });
+    const db = provider.handle().proxy({ deep: true });
+    const later = await db.prepareLater('select 2');
+    assert.equal(later.run(), 'done');
+    const callback = db.callback();
+    assert.equal(callback(), 'ran');
+    const rows = db.rows();
+    assert.equal(rows[0]?.id, 1);
+    assert.equal(rows.length, 2);
+    assert.equal(db.connection, db);
+    const statement = db.prepare('select 3');
+    assert.equal(db.runs(statement), 'done', 'a wrapper passed back in is unwrapped');
+    await provider.revoke();
+    assert.throws(() => later.run(), isRevoked);
+    assert.throws(() => callback(), isRevoked, 'a returned function does not run on a closed database');
+    assert.throws(() => rows[0], isRevoked);
+  });
+
+  it('refuses a deep option that is not a boolean', async () => {
+    await using provider = new Revocable(new Database());
+    assert.throws(() => provider.handle().proxy({ deep: 'yes' as never }), { name: 'TypeError', message: /options.deep/ });
+  });
+});

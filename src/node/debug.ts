@@ -32,7 +32,19 @@ export function asyncLocalContext<F>(): AsyncContextLike<F> {
  * ```
  */
 export function enableDebug(options: DebugOptions = {}): void {
-  enableCoreDebug({ asyncContext: asyncLocalContext<AccessFrame>(), ...options });
+  enableCoreDebug({ asyncContext: asyncLocalContext<AccessFrame>(), isAwaited: calledByEngine, ...options });
+}
+
+/**
+ * True when the `then` being run was called by the engine (an `await`, a combinator, an async
+ * function adopting a returned promise), false when the program called it. V8 (Node's engine) gives
+ * every frame of the program's code a source location, and none to the jobs that call `then`.
+ */
+export function calledByEngine(): boolean {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  // This function, then the guarded promise's `then`; below them, a caller with a source location
+  // is code that called `then` itself (`.then`, `.catch`, `.finally` are built-ins without one).
+  return lines.slice(2).every((line) => !/:\d+:\d+\)?$/.test(line.trim()));
 }
 
 if (/^(?:1|true|yes|on)$/i.test(process.env['REVOCABLE_DEBUG'] ?? '')) enableDebug();
