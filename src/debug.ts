@@ -20,12 +20,12 @@
  *
  * @module
  */
-import { DrainTimeoutError, RevokeDeadlockError, describeName, type Holder } from './errors.js';
+import { DrainTimeoutError, RevokeDeadlockError, type Holder } from './errors.js';
 import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
 import { trackCollected } from './internal/collected.js';
 import { isThenable, noop } from './internal/promise.js';
-import { Revocable } from './revocable.js';
-import { setReentrancyTracker, type ReentrancyTracker } from './device/reentrancy.js';
+import { Revocable, gate } from './revocable.js';
+import { setReentrancyTracker, type ReentrancyTracker } from './internal/reentrancy.js';
 
 /** An async context: the minimum debug mode needs of `AsyncLocalStorage` (or TC39 `AsyncContext`). */
 export interface AsyncContextLike<F> {
@@ -114,15 +114,17 @@ export function enableDebug(options: DebugOptions = {}): void {
     created(kind: TrackedKind, object: object, owner: object | undefined) {
       const stack = captureStack();
       sites.set(object, stack);
-      if (kind === 'access' && owner !== undefined) {
-        const holder: HolderRecord = { kind: 'access', stack, active: true };
+      if ((kind === 'access' || kind === 'file operation') && owner !== undefined) {
+        const holder: HolderRecord = { kind, stack, active: true };
         holdersOf(owner).add(holder);
         accessHolders.set(object, { owner, holder });
-        context?.enter({ provider: owner, holder, parent: context.current() });
+        // An access token is held by the code that took it, for the rest of its task; a file
+        // operation's own call is followed by the device gates' tracker instead.
+        if (kind === 'access') context?.enter({ provider: owner, holder, parent: context.current() });
       }
     },
     released(kind: TrackedKind, object: object) {
-      if (kind !== 'access') return;
+      if (kind !== 'access' && kind !== 'file operation') return;
       const entry = accessHolders.get(object);
       if (entry === undefined) return;
       entry.holder.active = false;
@@ -192,7 +194,7 @@ function patchRevocable(context: AsyncContextLike<AccessFrame> | undefined, awai
   proto.revoke = function (this: Revocable<unknown>, options: unknown): Promise<boolean> {
     const promise = original.revoke.call(this, options) as Promise<boolean>;
     const revokeStack = captureStack();
-    const what = describeName('Revocable', this.name);
+    const what = gate.describe(this);
     const reported = promise.catch((error: unknown) => {
       if (!(error instanceof DrainTimeoutError) || error.holders.length > 0) throw error;
       const held = [...holdersOf(this)].map(({ kind, stack }) => ({ kind, stack }));

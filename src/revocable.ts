@@ -25,7 +25,7 @@ import { DrainTimeoutError, RevokedError, UseAfterReleaseError, describeName } f
 import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, expected } from './internal/validate.js';
 import { createProxy, type ProxyGate, type ProxyOptions } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
-import { hooks } from './internal/hooks.js';
+import { hooks, type TrackedKind } from './internal/hooks.js';
 import { settle } from './internal/promise.js';
 import { boundDrain } from './internal/drain.js';
 
@@ -96,7 +96,25 @@ export const gate = {} as {
   revokedError<T>(provider: Revocable<T>): RevokedError;
   /** The provider behind a handle; throws `RevokedError` once the handle is closed. */
   live<T>(handle: RevocableHandle<T>): Revocable<T>;
+  /**
+   * Settles once a revoke that has started is over: the drain done and `release` finished
+   * (rejecting with what it threw). Unlike `revoke()`'s promise it has no timeout and no debug
+   * diagnosis, so it never settles while an access is still held.
+   */
+  done<T>(provider: Revocable<T>): Promise<void>;
+  /**
+   * A provider that diagnostics track as `kind` rather than as a `'revocable'`, and that messages
+   * call `label` rather than `Revocable` (`Device node "/dev/ttyUSB0" was revoked`).
+   */
+  make<T>(resource: T, options: RevocableOptions<T>, kind: TrackedKind, label: string): Revocable<T>;
+  /** How messages name the provider: `Revocable "ttyUSB0"`, `Device node "/dev/ttyUSB0"`. */
+  describe<T>(provider: Revocable<T>): string;
 };
+
+/** What the next provider made reports itself as to diagnostics; see `gate.make`. */
+let creating: TrackedKind = 'revocable';
+/** What messages call the providers made by `gate.make`; any other is a `Revocable`. */
+const labels = new WeakMap<object, string>();
 
 /**
  * One use of a revocable resource, from `tryAccess()` until `release()`. While it is held, a revoke
@@ -194,6 +212,22 @@ export class Revocable<T> implements AsyncDisposable {
     gate.resource = <T>(provider: Revocable<T>) => provider.#resource as T;
     gate.signal = <T>(provider: Revocable<T>) => provider.#signal ?? provider.#makeSignal();
     gate.revokedError = <T>(provider: Revocable<T>) => provider.#revokedError();
+    gate.done = <T>(provider: Revocable<T>) => {
+      const state = provider.#state;
+      if (state.kind === 'live') throw new Error('gate.done: the provider is not revoking');
+      return state.done;
+    };
+    gate.describe = <T>(provider: Revocable<T>) => describeName(labels.get(provider) ?? 'Revocable', provider.#name);
+    gate.make = <T>(resource: T, options: RevocableOptions<T>, kind: TrackedKind, label: string) => {
+      creating = kind;
+      try {
+        const provider = new Revocable(resource, options);
+        labels.set(provider, label);
+        return provider;
+      } finally {
+        creating = 'revocable';
+      }
+    };
   }
 
   /**
@@ -211,7 +245,7 @@ export class Revocable<T> implements AsyncDisposable {
     this.#resource = resource;
     this.#release = release;
     this.#name = name;
-    hooks?.created('revocable', this, undefined);
+    hooks?.created(creating, this, undefined);
   }
 
   /** The name given in the options, if any. */
@@ -318,7 +352,7 @@ export class Revocable<T> implements AsyncDisposable {
   }
 
   #revokedError(): RevokedError {
-    return new RevokedError(`${describeName('Revocable', this.#name)} was revoked`, { resourceName: this.#name });
+    return new RevokedError(`${gate.describe(this)} was revoked`, { resourceName: this.#name });
   }
 
   /**
@@ -351,7 +385,7 @@ export class Revocable<T> implements AsyncDisposable {
       state.done.then(first ? returnTrue : returnFalse),
       timeout,
       () => this.#count - BIAS,
-      (inside) => new DrainTimeoutError(describeName('Revocable', this.#name), timeout, inside, [], this.#name),
+      (inside) => new DrainTimeoutError(gate.describe(this), timeout, inside, [], this.#name),
     );
   }
 

@@ -8,7 +8,7 @@ import { RevokeDeadlockError } from '../src/index.js';
 import type { AccessFrame } from '../src/debug.js';
 import { deferred } from './support/deferred.js';
 import { DevFs, type DeviceError } from '../src/device/index.js';
-import { reentrancyTracker } from '../src/device/reentrancy.js';
+import { reentrancyTracker } from '../src/internal/reentrancy.js';
 import './support/leaks.js';
 
 afterEach(() => disableDebug());

@@ -40,9 +40,8 @@ suite('describe()', () => {
         '└─ hub0  (unbound)',
         '   └─ sensor0  (bound; driver sensor)',
         '      ├─ managed resources  (newest first: the order of release)',
-        '      │  ├─ 1. add /dev/sensor0',
-        '      │  ├─ 2. add interval(60000 ms)',
-        '      │  └─ 3. add port',
+        '      │  ├─ 1. add interval(60000 ms)',
+        '      │  └─ 2. add port',
         '      └─ /dev/sensor0  (live; 1 open file; 0 operations in flight)',
       ].join('\n'),
     );

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { DevFs, DeviceError, type DeviceFile, type FileOperations } from '../src/device/index.js';
 import { DrainTimeoutError } from '../src/index.js';
-import { setReentrancyTracker } from '../src/device/reentrancy.js';
+import { setReentrancyTracker } from '../src/internal/reentrancy.js';
 import { deferred, flushMicrotasks, state } from './support/deferred.js';
 import './support/leaks.js';
 

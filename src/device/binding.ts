@@ -6,25 +6,26 @@
  *
  * Invariants:
  * 1. Unbind runs, in this order, each step after the previous one has finished: (1) the callback
- *    gate is revoked (no managed callback starts; those running are waited for) and the binding's
- *    kick aborts; (2) every device node of the binding is revoked and removed (operations in flight
- *    drain, then `release` runs once per open file); (3) `driver.remove(device)`; (4) the managed
- *    scope is released, newest-first.
+ *    gate is revoked (no managed callback starts; those running are waited for; its kick aborts);
+ *    (2) every device node of the binding is revoked and removed (operations in flight drain, then
+ *    `release` runs once per open file); (3) `driver.remove(device)`; (4) the managed scope is
+ *    released, newest-first.
  * 2. A failed probe is torn down in the same order, without `driver.remove`: its devres group is
  *    released after the callbacks stopped and the nodes were revoked.
  * 3. A failure in one step does not skip the later ones: every step runs, failures are collected.
+ * 4. The binding's node list is the one owner of its nodes: a node leaves it when it is removed,
+ *    by step 2 or earlier by `node.remove()`.
  *
  * @module
  */
-import { Revocable } from '../revocable.js';
-import { SuppressedError } from '../suppressed-error.js';
-import { isThenable } from '../internal/promise.js';
+import { isProbeDefer } from '../errors.js';
+import { chainErrors, isThenable } from '../internal/promise.js';
+import { callGated } from '../internal/reentrancy.js';
+import { gate, type Revocable } from '../revocable.js';
 import type { DevFs, DeviceNode } from './devfs.js';
 import type { Device } from './device.js';
-import type { Driver } from './driver.js';
-import { DeviceError, isProbeDefer } from '../errors.js';
-import { DeviceScope, type BindingLink } from './managed.js';
-import { reentrancyTracker } from './reentrancy.js';
+import { DeviceScope, SCOPE_INTERNAL, type BindingLink } from './device-scope.js';
+import type { DriverMethods } from './driver.js';
 
 /**
  * Where a binding is: probing, bound, or in a step of its unbind (`'callbacks'`, `'nodes'`,
@@ -46,32 +47,28 @@ export class Binding implements BindingLink {
    */
   depth = 0;
   readonly device: Device;
-  readonly driver: Driver;
+  readonly methods: DriverMethods;
   readonly devfs: DevFs | null;
   readonly callbacks: Revocable<object>;
   readonly nodes = new Set<DeviceNode>();
   readonly scope: DeviceScope;
   phase: BindingPhase = 'probing';
-  readonly #kick = new AbortController();
-  /**
-   * Settles when the callback gate has drained: its `release` runs exactly then. Waited for instead
-   * of `revoke()`'s promise, which may reject early (a timeout, a diagnosis of debug mode) while
-   * callbacks still run: the next step must never start before they have ended.
-   */
-  readonly #callbacksDrained: Promise<void>;
 
-  constructor(device: Device, driver: Driver, devfs: DevFs | null) {
+  constructor(device: Device, methods: DriverMethods, devfs: DevFs | null) {
     this.device = device;
-    this.driver = driver;
+    this.methods = methods;
     this.devfs = devfs;
-    let drained!: () => void;
-    this.#callbacksDrained = new Promise<void>((resolve) => (drained = resolve));
-    this.callbacks = new Revocable<object>(this, { name: `callbacks of device "${device.name}"`, release: () => drained() });
-    this.scope = new DeviceScope(this);
+    this.callbacks = gate.make<object>(this, { name: device.name }, 'revocable', 'Binding of device');
+    this.scope = new DeviceScope(SCOPE_INTERNAL, this);
   }
 
-  get kick(): AbortSignal {
-    return this.#kick.signal;
+  /** The driver object. */
+  get driver(): DriverMethods['driver'] {
+    return this.methods.driver;
+  }
+
+  get acceptsNodes(): boolean {
+    return this.phase === 'probing' || this.phase === 'bound';
   }
 
   /** Whether the unbind is waiting for callbacks or file operations to end (what a timeout bounds). */
@@ -95,7 +92,7 @@ export class Binding implements BindingLink {
     const group = scope.openGroup();
     let failure: { error: unknown } | undefined;
     try {
-      await this.#call(() => this.driver.probe(this.device));
+      await this.#call(this.methods.probe);
     } catch (error) {
       failure = { error };
     }
@@ -111,7 +108,7 @@ export class Binding implements BindingLink {
       this.phase = 'bound';
       return BOUND;
     }
-    const errors = await this.#quiesce();
+    const errors = [failure.error, ...(await this.#quiesce())];
     this.phase = 'release';
     if (scope.state === 'open') {
       try {
@@ -126,7 +123,7 @@ export class Binding implements BindingLink {
       errors.push(error);
     }
     this.phase = 'done';
-    const error = chain(failure.error, errors, 'An error was suppressed while rolling back a failed probe');
+    const error = chainErrors(errors, 'An error was suppressed while rolling back a failed probe');
     return { kind: isProbeDefer(failure.error) ? 'deferred' : 'failed', error };
   }
 
@@ -134,10 +131,10 @@ export class Binding implements BindingLink {
   async unbind(): Promise<unknown[]> {
     const errors = await this.#quiesce();
     this.phase = 'remove';
-    const remove = this.driver.remove;
+    const remove = this.methods.remove;
     if (remove !== undefined) {
       try {
-        await this.#call(() => remove.call(this.driver, this.device));
+        await this.#call(remove);
       } catch (error) {
         errors.push(error);
       }
@@ -155,35 +152,23 @@ export class Binding implements BindingLink {
   /** Steps 1 and 2: stop the callbacks, revoke the nodes. */
   async #quiesce(): Promise<unknown[]> {
     this.phase = 'callbacks';
-    // The gate shuts first, so nothing the kick's listeners trigger can start a callback.
-    const drained = this.callbacks.revoke();
-    this.#kick.abort(new DeviceError('ENODEV', `device "${this.device.name}" is being unbound`));
     const errors: unknown[] = [];
-    drained.catch((error: unknown) => void errors.push(error));
-    await this.#callbacksDrained;
+    // The gate shuts in the revoke's first step, with the kick. The drain is waited for through
+    // the gate's own end, which no timeout and no diagnosis settles early: the next step must
+    // never start while a callback still runs.
+    this.callbacks.revoke().catch((error: unknown) => void errors.push(error));
+    await gate.done(this.callbacks);
     this.phase = 'nodes';
     const results = await Promise.allSettled([...this.nodes].map((node) => node.remove()));
     for (const result of results) if (result.status === 'rejected') errors.push(result.reason);
     return errors;
   }
 
-  /** Calls a driver method with the binding's depth raised for its synchronous part. */
-  #call(fn: () => unknown): Promise<unknown> | undefined {
-    const tracker = reentrancyTracker();
-    let result: unknown;
-    this.depth++;
-    try {
-      result = tracker === undefined ? fn() : tracker.wrap(this, fn);
-    } finally {
-      this.depth--;
-    }
+  /** Calls a driver method as a gated call of this binding; a thenable result is awaited. */
+  #call(method: DriverMethods['probe']): Promise<unknown> | undefined {
+    const result = callGated(this, method, this.methods.driver, this.device, NO_ARGS);
     return isThenable(result) ? Promise.resolve(result) : undefined;
   }
 }
 
-/** `first`, with each later error chained over it, newest outermost. */
-export function chain(first: unknown, later: readonly unknown[], message: string): unknown {
-  let error = first;
-  for (const next of later) error = new SuppressedError(next, error, message);
-  return error;
-}
+const NO_ARGS: readonly unknown[] = Object.freeze([]);

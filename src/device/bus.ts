@@ -1,12 +1,14 @@
 /**
  * A bus: matches drivers to devices, probes, and unbinds in the kernel's order. `add` is hot-plug,
- * `remove` is unplug, `register`/`unregister` bind and unbind a driver's devices.
+ * `remove` is unplug, `register`/`unregister` bind and unbind a driver's devices. The bus keeps
+ * matching, deferral and events; each device keeps its own life (`device.ts`) and each binding
+ * its unbind sequence (`binding.ts`).
  *
  * Invariants:
  * 1. Bus operations on one device run one at a time, in call order (a queue per device): an unplug
  *    during a probe waits for the probe and then unbinds.
  * 2. A device is bound to at most one driver; only devices on the bus and `'unbound'` are probed,
- *    only with registered drivers.
+ *    only with registered drivers, and none whose removal has started.
  * 3. A failed probe leaves the device `'unbound'`, sets `device.probeError` and dispatches
  *    `'probe-error'`; `add` and `register` never reject for it.
  * 4. A probe that throws `ProbeDeferError` puts the device on the deferred list; every successful
@@ -16,17 +18,18 @@
  * 6. Starting an unbind from inside the device's own managed callback, file operation, probe or
  *    `remove()` is legitimate (the hardware vanished: remove the device); it completes after that
  *    call has returned. *Awaiting* it there would wait for itself: a `timeout` bounds the drain.
+ * 7. Every argument is checked before any lookup or change, and each option is read once.
  *
  * @module
  */
-import { DrainTimeoutError } from '../errors.js';
-import { checkDuration, checkOptions, checkString, expected } from '../internal/validate.js';
-import { isThenable } from '../internal/promise.js';
-import { Binding, chain } from './binding.js';
+import { DeviceError, DrainTimeoutError } from '../errors.js';
+import { boundDrain } from '../internal/drain.js';
+import { chainErrors, isThenable, noop } from '../internal/promise.js';
+import { checkDuration, checkOptions, checkString, expected, isObjectArgument } from '../internal/validate.js';
+import { Binding } from './binding.js';
 import { DevFs } from './devfs.js';
-import { Device, DeviceEvent, deviceInternals as internals, type DeviceEventType } from './device.js';
-import { checkDriver, type Driver } from './driver.js';
-import { DeviceError } from '../errors.js';
+import { Device, DeviceEvent, deviceLife as life, type DeviceEventType } from './device.js';
+import { readDriver, type Driver, type DriverMethods } from './driver.js';
 
 /** Options of `new Bus()`. */
 export interface BusOptions {
@@ -69,13 +72,13 @@ export class Bus extends EventTarget {
   /** Where drivers' device nodes go, or `null`. */
   readonly devfs: DevFs | null;
   readonly #timeout: number;
-  /** Registered drivers, in registration order. A live set: a probe loop sees drivers added meanwhile. */
-  readonly #drivers = new Set<Driver>();
+  /** Registered drivers, read once at registration, by driver object. A live map: a probe loop sees drivers added meanwhile. */
+  readonly #drivers = new Map<Driver, DriverMethods>();
   /** Devices on the bus by name; a device leaves at the start of its removal. */
   readonly #devices = new Map<string, Device>();
   /** Devices whose last probe was deferred. */
   readonly #deferred = new Set<Device>();
-  /** Devices removed from this bus (their removal may still be running). */
+  /** Devices whose removal from this bus started (it may still be running). */
   readonly #departed = new WeakSet<Device>();
   /** Successful binds so far: a retry round runs while this moves. */
   #binds = 0;
@@ -83,14 +86,13 @@ export class Bus extends EventTarget {
 
   constructor(options: BusOptions) {
     super();
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw expected('an object of options ({ name, devfs?, timeout? })', 'options', options);
-    }
-    checkString(options.name, 'options.name');
-    if (options.devfs !== undefined && !(options.devfs instanceof DevFs)) throw expected('a DevFs or undefined', 'options.devfs', options.devfs);
-    this.#timeout = checkDuration(options.timeout, 'options.timeout', Infinity);
-    this.name = options.name;
-    this.devfs = options.devfs ?? null;
+    if (!isObjectArgument(options)) throw expected('an object of options ({ name, devfs?, timeout? })', 'options', options);
+    const { name, devfs, timeout } = options;
+    checkString(name, 'options.name');
+    if (devfs !== undefined && !(devfs instanceof DevFs)) throw expected('a DevFs or undefined', 'options.devfs', devfs);
+    this.#timeout = checkDuration(timeout, 'options.timeout', Infinity);
+    this.name = name;
+    this.devfs = devfs ?? null;
   }
 
   /** The devices on the bus, in the order they were added. */
@@ -100,7 +102,7 @@ export class Bus extends EventTarget {
 
   /** The registered drivers, in registration order. */
   get drivers(): Driver[] {
-    return [...this.#drivers];
+    return [...this.#drivers.keys()];
   }
 
   /** The devices waiting for a deferred probe to be retried. */
@@ -114,14 +116,14 @@ export class Bus extends EventTarget {
    * already, `EEXIST` if another driver has its name.
    */
   register(driver: Driver): Promise<void> {
-    checkDriver(driver);
-    if (this.#drivers.has(driver)) return Promise.reject(new DeviceError('EBUSY', `driver "${driver.name}" is already registered on bus "${this.name}"`));
-    for (const other of this.#drivers) {
-      if (other.name === driver.name) return Promise.reject(new DeviceError('EEXIST', `a driver named "${driver.name}" is already registered on bus "${this.name}"`));
+    const methods = readDriver(driver);
+    if (this.#drivers.has(driver)) return Promise.reject(new DeviceError('EBUSY', `driver "${methods.name}" is already registered on bus "${this.name}"`));
+    for (const other of this.#drivers.values()) {
+      if (other.name === methods.name) return Promise.reject(new DeviceError('EEXIST', `a driver named "${methods.name}" is already registered on bus "${this.name}"`));
     }
-    this.#drivers.add(driver);
-    const only = [driver];
-    return Promise.all([...this.#devices.values()].map((device) => internals.enqueue(device, () => this.#attach(device, only)))).then(nothing);
+    this.#drivers.set(driver, methods);
+    const only = [methods];
+    return Promise.all([...this.#devices.values()].map((device) => life.enqueue(device, () => this.#attach(device, only)))).then(noop);
   }
 
   /**
@@ -131,24 +133,24 @@ export class Bus extends EventTarget {
    * Rejects `ENOENT` if the driver is not registered.
    */
   unregister(driver: Driver, options?: UnbindOptions): Promise<void> {
-    if (typeof driver !== 'object' || driver === null) throw expected('a driver object', 'driver', driver);
-    checkOptions(options);
-    const timeout = checkDuration(options?.timeout, 'options.timeout', this.#timeout);
-    if (!this.#drivers.has(driver)) return Promise.reject(new DeviceError('ENOENT', `driver "${String(driver.name)}" is not registered on bus "${this.name}"`));
-    const affected = [...this.#devices.values()].filter((device) => internals.binding(device)?.driver === driver);
+    if (!isObjectArgument(driver)) throw expected('a driver object', 'driver', driver);
+    const timeout = this.#unbindTimeout(options);
+    const methods = this.#drivers.get(driver);
+    if (methods === undefined) return Promise.reject(new DeviceError('ENOENT', `driver "${String((driver as { name?: unknown }).name)}" is not registered on bus "${this.name}"`));
+    const affected = [...this.#devices.values()].filter((device) => life.binding(device)?.driver === driver);
     this.#drivers.delete(driver);
     const unbinds = [...this.#devices.values()].map((device) =>
-      internals.enqueue(device, async () => {
-        const binding = internals.binding(device);
+      life.enqueue(device, async () => {
+        const binding = life.binding(device);
         if (binding === null || binding.driver !== driver || device.state !== 'bound') return [];
         return this.#unbind(device, binding);
       }),
     );
     const done = Promise.all(unbinds).then((results) => {
       const errors = results.flat();
-      if (errors.length > 0) throw chain(errors[0], errors.slice(1), 'An error was suppressed while unbinding');
+      if (errors.length > 0) throw chainErrors(errors, 'An error was suppressed while unbinding');
     });
-    return bounded(done, `Unregister of driver "${driver.name}"`, () => affected, timeout);
+    return bounded(done, `Unregister of driver "${methods.name}"`, () => affected, timeout);
   }
 
   /**
@@ -160,20 +162,14 @@ export class Bus extends EventTarget {
    */
   add(device: Device): Promise<void> {
     if (!(device instanceof Device)) throw expected('a Device', 'device', device);
-    if (device.state === 'removed' || internals.removal(device) !== undefined) {
-      return Promise.reject(new DeviceError('ENODEV', `device "${device.name}" was removed: create a new Device for the same hardware`));
-    }
+    if (gone(device)) return Promise.reject(new DeviceError('ENODEV', `device "${device.name}" was removed: create a new Device for the same hardware`));
     if (device.bus !== null) return Promise.reject(new DeviceError('EBUSY', `device "${device.name}" is already on bus "${device.bus.name}"`));
     if (this.#devices.has(device.name)) return Promise.reject(new DeviceError('EEXIST', `bus "${this.name}" already has a device named "${device.name}"`));
     const parent = device.parent;
-    if (parent !== null && (parent.state === 'removed' || internals.removal(parent) !== undefined)) {
-      return Promise.reject(new DeviceError('ENODEV', `the parent "${parent.name}" of device "${device.name}" was removed`));
-    }
+    if (parent !== null && gone(parent)) return Promise.reject(new DeviceError('ENODEV', `the parent "${parent.name}" of device "${device.name}" was removed`));
     this.#devices.set(device.name, device);
-    internals.setBus(device, this);
-    internals.takeOwnReference(device);
-    if (parent !== null) internals.children(parent).add(device);
-    return internals.enqueue(device, () => this.#attach(device, this.#drivers));
+    life.plug(device, this);
+    return life.enqueue(device, () => this.#attach(device, this.#drivers.values()));
   }
 
   /**
@@ -187,32 +183,28 @@ export class Bus extends EventTarget {
    */
   remove(device: Device, options?: UnbindOptions): Promise<void> {
     if (!(device instanceof Device)) throw expected('a Device', 'device', device);
-    checkOptions(options);
-    const timeout = checkDuration(options?.timeout, 'options.timeout', this.#timeout);
-    const existing = internals.removal(device);
-    if (existing !== undefined && this.#departed.has(device)) return bounded(existing, `Removal of device "${device.name}"`, () => family(device), timeout);
+    const timeout = this.#unbindTimeout(options);
+    const started = life.removal(device);
+    if (started !== null && this.#departed.has(device)) return bounded(started, `Removal of device "${device.name}"`, () => family(device), timeout);
     if (this.#devices.get(device.name) !== device) return Promise.reject(new DeviceError('ENODEV', `device "${device.name}" is not on bus "${this.name}"`));
     this.#devices.delete(device.name);
     this.#deferred.delete(device);
     this.#departed.add(device);
-    const children = [...internals.children(device)].reverse().map((child) => child.bus?.remove(child) ?? internals.removal(child) ?? Promise.resolve());
-    const removal = internals.enqueue(device, async () => {
+    const children = device.children.reverse().map((child) => child.bus?.remove(child) ?? life.removal(child) ?? Promise.resolve());
+    const removal = life.enqueue(device, async () => {
       const errors: unknown[] = [];
       for (const result of await Promise.allSettled(children)) if (result.status === 'rejected') errors.push(result.reason);
-      const binding = internals.binding(device);
+      const binding = life.binding(device);
       if (binding !== null) errors.push(...(await this.#unbind(device, binding)));
-      internals.setState(device, 'removed');
-      internals.setBus(device, null);
-      if (device.parent !== null) internals.children(device.parent).delete(device);
-      this.#emit('removed', device, binding?.driver ?? null);
       try {
-        internals.dropOwnReference(device);
+        life.removed(device);
       } catch (error) {
-        errors.push(error);
+        errors.push(error); // the device's release threw: it is removed all the same
       }
-      if (errors.length > 0) throw chain(errors[0], errors.slice(1), 'An error was suppressed while removing');
+      this.#emit('removed', device, binding?.driver ?? null);
+      if (errors.length > 0) throw chainErrors(errors, 'An error was suppressed while removing');
     });
-    internals.setRemoval(device, removal);
+    life.removing(device, removal);
     return bounded(removal, `Removal of device "${device.name}"`, () => family(device), timeout);
   }
 
@@ -224,51 +216,51 @@ export class Bus extends EventTarget {
     while (this.#retrying !== null) await this.#retrying;
   }
 
+  #unbindTimeout(options: UnbindOptions | undefined): number {
+    checkOptions(options);
+    return checkDuration(options?.timeout, 'options.timeout', this.#timeout);
+  }
+
   /** Probes `device` with the first of `candidates` that matches and binds. Never rejects. */
-  async #attach(device: Device, candidates: Iterable<Driver>): Promise<void> {
-    for (const driver of candidates) {
-      if (this.#devices.get(device.name) !== device || device.state !== 'unbound') return;
-      if (!this.#drivers.has(driver)) continue;
+  async #attach(device: Device, candidates: Iterable<DriverMethods>): Promise<void> {
+    for (const methods of candidates) {
+      if (this.#devices.get(device.name) !== device || device.state !== 'unbound' || life.removal(device) !== null) return;
+      if (this.#drivers.get(methods.driver) !== methods) continue;
       let matched: unknown;
       try {
-        matched = driver.match(device);
-        if (isThenable(matched)) throw new TypeError(`driver "${driver.name}": match() must be synchronous, it returned a promise`);
+        matched = methods.match.call(methods.driver, device);
+        if (isThenable(matched)) throw new TypeError(`driver "${methods.name}": match() must be synchronous, it returned a promise`);
       } catch (error) {
-        internals.setProbeError(device, error);
-        this.#emit('probe-error', device, driver, error);
+        life.probeFailed(device, error);
+        this.#emit('probe-error', device, methods.driver, error);
         continue;
       }
       if (!matched) continue;
-      const binding = new Binding(device, driver, this.devfs);
-      internals.setBinding(device, binding);
-      internals.setState(device, 'probing');
+      const binding = new Binding(device, methods, this.devfs);
+      life.probe(device, binding);
       const outcome = await binding.probe();
       if (outcome.kind === 'bound') {
-        internals.setProbeError(device, undefined);
-        internals.setState(device, 'bound');
+        life.bound(device);
         this.#deferred.delete(device);
-        this.#emit('bound', device, driver);
+        this.#emit('bound', device, methods.driver);
         this.#bound();
         return;
       }
-      internals.setBinding(device, null);
-      internals.setState(device, 'unbound');
-      internals.setProbeError(device, outcome.error);
+      life.unbound(device, outcome.error);
       if (outcome.kind === 'deferred') {
         if (this.#devices.get(device.name) === device) this.#deferred.add(device);
-        this.#emit('probe-deferred', device, driver, outcome.error);
+        this.#emit('probe-deferred', device, methods.driver, outcome.error);
         return;
       }
-      this.#emit('probe-error', device, driver, outcome.error);
+      this.#emit('probe-error', device, methods.driver, outcome.error);
     }
   }
 
   /** Runs the unbind sequence of a bound device; resolves with its failures. */
   async #unbind(device: Device, binding: Binding): Promise<unknown[]> {
-    internals.setState(device, 'unbinding');
+    life.unbinding(device);
     const errors = await binding.unbind();
-    internals.setBinding(device, null);
-    internals.setState(device, 'unbound');
+    life.unbound(device);
     this.#emit('unbound', device, binding.driver);
     return errors;
   }
@@ -288,7 +280,7 @@ export class Bus extends EventTarget {
         if (seen === this.#binds || this.#deferred.size === 0) return;
         seen = this.#binds;
         const devices = [...this.#deferred];
-        await Promise.all(devices.map((device) => internals.enqueue(device, () => this.#attach(device, this.#drivers))));
+        await Promise.all(devices.map((device) => life.enqueue(device, () => this.#attach(device, this.#drivers.values()))));
       }
     } finally {
       this.#retrying = null;
@@ -301,12 +293,13 @@ export class Bus extends EventTarget {
   }
 }
 
-const nothing = (): void => {};
+/** Whether `device` was removed, or its removal has started. */
+const gone = (device: Device): boolean => device.state === 'removed' || life.removal(device) !== null;
 
 /** `device` and its descendants on buses. */
 function family(device: Device): Device[] {
   const all = [device];
-  for (let i = 0; i < all.length; i++) for (const child of internals.children(all[i] as Device)) all.push(child);
+  for (let i = 0; i < all.length; i++) all.push(...(all[i] as Device).children);
   return all;
 }
 
@@ -316,28 +309,17 @@ function family(device: Device): Device[] {
  */
 function bounded(done: Promise<void>, what: string, devices: () => Device[], timeout: number): Promise<void> {
   if (timeout === Infinity) return done;
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      let pending = 0;
-      let draining = false;
-      for (const device of devices()) {
-        const binding = internals.binding(device);
-        if (binding !== null && binding.draining) {
-          draining = true;
-          pending += binding.pending;
-        }
+  const draining = (): number => {
+    let pending = 0;
+    let any = false;
+    for (const device of devices()) {
+      const binding = life.binding(device);
+      if (binding !== null && binding.draining) {
+        any = true;
+        pending += binding.pending;
       }
-      if (draining) reject(new DrainTimeoutError(what, timeout, pending, []));
-    }, timeout);
-    done.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+    }
+    return any ? Math.max(pending, 1) : 0;
+  };
+  return boundDrain(done, timeout, draining, (pending) => new DrainTimeoutError(what, timeout, pending, []));
 }

@@ -4,7 +4,8 @@
  * `devfs.create(path, operations)` (or, for a driver, `device.managed.node(path, operations)`) makes
  * a {@link DeviceNode}; `devfs.open(path)` opens an {@link OpenFile} on it; `devfs.revoke(path)`
  * revokes every file open on it now, and the node stays for later opens, as BSD's revoke(2) does
- * for a terminal. Removing a node (unbind does) revokes it and takes its path away.
+ * for a terminal. Removing a node (unbind does) revokes it and takes its path away. The gate and
+ * the files themselves are `revoke.ts`'s.
  *
  * Invariants:
  * 1. A node has exactly one generation that is not revoked. A revoke installs a fresh generation
@@ -14,16 +15,17 @@
  * 3. A revoke awaited from inside an operation of the same node would wait for itself: a revoke
  *    called while an operation of that node is in its synchronous part rejects `EDEADLK` and
  *    revokes nothing; `file.hangup()` is the way to revoke from inside.
+ * 4. Every argument is checked before any lookup: a bad call fails the same way on any path.
  *
  * @module
  */
-import { checkDuration, checkOptions, checkString, expected, show } from '../internal/validate.js';
-import type { Device } from './device.js';
 import { DeviceError } from '../errors.js';
-import { OPERATION_NAMES, type FileOperations } from './file-operations.js';
-import { BIAS, Generation, type NodeCore } from './generation.js';
-import { OpenFile } from './open-file.js';
-import { isInside, reentrancyTracker } from './reentrancy.js';
+import { noop } from '../internal/promise.js';
+import { isInside } from '../internal/reentrancy.js';
+import { checkDuration, checkOptions, checkString, expected, isObjectArgument } from '../internal/validate.js';
+import type { Device } from './device.js';
+import { readOperations, type FileOperations, type NodeOperations } from './file-operations.js';
+import { Generation, openFile, type NodeCore, type OpenFile } from './revoke.js';
 
 /** Options of a revoke: `timeout` bounds the drain of operations in flight. */
 export interface NodeRevokeOptions {
@@ -44,8 +46,19 @@ export interface CreateNodeOptions {
 /** `'live'`, `'revoking'` (its open files are being revoked; opens fail `ENODEV`) or `'removed'`. */
 export type DeviceNodeState = 'live' | 'revoking' | 'removed';
 
-// Module-private door: DevFs makes nodes, nothing else does.
-let makeNode: (path: string, operations: FileOperations<unknown>, device: Device | null, unlink: () => void) => DeviceNode;
+/** Proves that a constructor call came from this module. */
+const INTERNAL: unique symbol = Symbol('revocable/device internal');
+
+/** A revoke's `timeout` option, read once and checked (invariant 4). */
+function revokeTimeout(options: NodeRevokeOptions | undefined): number {
+  checkOptions(options);
+  return checkDuration(options?.timeout, 'options.timeout', Infinity);
+}
+
+// Module-private doors: DevFs opens files on its nodes (nothing else may), and revokes by path
+// with the options it has read already.
+let openOn: (node: DeviceNode) => Promise<OpenFile>;
+let revokeNode: (node: DeviceNode, timeout: number) => Promise<number>;
 
 /**
  * A device node: a path in a {@link DevFs} with the driver's file operations behind it.
@@ -64,10 +77,22 @@ export class DeviceNode {
   readonly #unlink: () => void;
 
   /** @internal Use `devfs.create()` or `device.managed.node()`. */
-  constructor(core: NodeCore, unlink: () => void) {
-    this.#core = core;
+  constructor(token: typeof INTERNAL, path: string, operations: NodeOperations, device: Device | null, unlink: () => void) {
+    if (token !== INTERNAL) throw new TypeError('DeviceNode is not constructed directly: use devfs.create(path, operations)');
     this.#unlink = unlink;
-    this.#generation = new Generation(core, this.#renew);
+    this.#core = {
+      path,
+      device,
+      operations,
+      depth: 0,
+      renew: (old) => {
+        if (this.#removed === undefined && this.#generation === old) this.#generation = new Generation(this.#core);
+      },
+      hangup: () => {
+        this.#generation.revoke(Infinity).catch(reportAsync);
+      },
+    };
+    this.#generation = new Generation(this.#core);
   }
 
   /** The path in its `DevFs`. */
@@ -83,7 +108,7 @@ export class DeviceNode {
   /** `'live'`, `'revoking'` or `'removed'`. */
   get state(): DeviceNodeState {
     if (this.#removed !== undefined) return 'removed';
-    return this.#generation.count < 0 ? 'revoking' : 'live';
+    return this.#generation.gate.revoked ? 'revoking' : 'live';
   }
 
   /** How many files are open (or opening) on the node now. */
@@ -106,8 +131,10 @@ export class DeviceNode {
    * `file.hangup()` there.
    */
   revoke(options?: NodeRevokeOptions): Promise<number> {
-    checkOptions(options);
-    const timeout = checkDuration(options?.timeout, 'options.timeout', Infinity);
+    return this.#revoke(revokeTimeout(options));
+  }
+
+  #revoke(timeout: number): Promise<number> {
     if (isInside(this.#core)) return Promise.reject(this.#deadlock('revoke'));
     return this.#generation.revoke(timeout);
   }
@@ -118,66 +145,14 @@ export class DeviceNode {
    * released by the removal. Rejects `EDEADLK` from inside an operation of this node.
    */
   remove(options?: NodeRevokeOptions): Promise<number> {
-    checkOptions(options);
-    const timeout = checkDuration(options?.timeout, 'options.timeout', Infinity);
+    const timeout = revokeTimeout(options);
     if (this.#removed !== undefined) return this.#generation.revoke(timeout).then(zero);
     if (isInside(this.#core)) return Promise.reject(this.#deadlock('remove'));
-    this.#removed = this.#generation.revoke(Infinity);
-    this.#unlink();
-    return timeout === Infinity ? this.#removed : this.#generation.revoke(timeout).then(() => this.#removed as Promise<number>);
-  }
-
-  /** @internal Opens a file on the current generation. */
-  open(): Promise<OpenFile> {
     const generation = this.#generation;
-    if (this.#removed !== undefined) return Promise.reject(new DeviceError('ENOENT', `no device node "${this.path}"`, { path: this.path }));
-    if (generation.count < 0) return Promise.reject(new DeviceError('ENODEV', `device node "${this.path}" is being revoked`, { path: this.path }));
-    const file = new OpenFile(generation);
-    const operations = this.#core.operations;
-    const open = operations.open;
-    if (open === undefined) {
-      file.opened();
-      return Promise.resolve(file);
-    }
-    // The open is an operation: a revoke that starts meanwhile waits for it, then releases the file.
-    generation.count++;
-    const core = this.#core;
-    const tracker = reentrancyTracker();
-    let result: unknown;
-    core.depth++;
-    try {
-      result = tracker === undefined ? open.call(operations, file.driverFile) : tracker.wrap(core, () => open.call(operations, file.driverFile));
-    } catch (error) {
-      core.depth--;
-      file.openFailed();
-      this.#exit(generation);
-      return Promise.reject(error);
-    }
-    core.depth--;
-    const finish = (): Promise<OpenFile> => {
-      file.opened();
-      const revoked = generation.count < 0;
-      this.#exit(generation);
-      // Opened but revoked meanwhile: the revoke releases it; the user never gets it.
-      if (revoked) return Promise.reject(new DeviceError('ENODEV', `device node "${this.path}" was revoked during open`, { path: this.path }));
-      return Promise.resolve(file);
-    };
-    if (!isPromiseLike(result)) return finish();
-    return Promise.resolve(result).then(finish, (error: unknown) => {
-      file.openFailed();
-      this.#exit(generation);
-      throw error;
-    });
+    this.#removed = generation.revoke(Infinity);
+    this.#unlink();
+    return timeout === Infinity ? this.#removed : generation.revoke(timeout).then(() => this.#removed as Promise<number>);
   }
-
-  #exit(generation: Generation): void {
-    if (--generation.count === BIAS) generation.drained();
-  }
-
-  /** A revoke of the current generation finished: later opens get a fresh one (unless removed). */
-  readonly #renew = (old: Generation): void => {
-    if (this.#removed === undefined && this.#generation === old) this.#generation = new Generation(this.#core, this.#renew);
-  };
 
   #deadlock(what: string): DeviceError {
     return new DeviceError(
@@ -188,27 +163,18 @@ export class DeviceNode {
   }
 
   static {
-    makeNode = (path, operations, device, unlink) => {
-      const core: NodeCore = {
-        path,
-        device,
-        operations,
-        depth: 0,
-        hangup: () => {
-          node.#generation.revoke(Infinity).catch(reportAsync);
-        },
-      };
-      const node = new DeviceNode(core, unlink);
-      return node;
+    revokeNode = (node, timeout) => node.#revoke(timeout);
+    openOn = (node) => {
+      const path = node.path;
+      if (node.#removed !== undefined) return Promise.reject(new DeviceError('ENOENT', `no device node "${path}"`, { path }));
+      const generation = node.#generation;
+      if (generation.gate.revoked) return Promise.reject(new DeviceError('ENODEV', `device node "${path}" is being revoked`, { path }));
+      return openFile(generation);
     };
   }
 }
 
 const zero = (): number => 0;
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** An error nobody can be handed: report it as the runtime reports uncaught errors. */
 function reportAsync(error: unknown): void {
@@ -219,6 +185,12 @@ function reportAsync(error: unknown): void {
       throw error;
     });
 }
+
+/**
+ * @internal Makes a node in `devfs` whose removal also calls `removed` (a binding's node list).
+ * Checks its arguments as `devfs.create` does.
+ */
+export let createNode: (devfs: DevFs, path: unknown, operations: unknown, device: Device | null, removed: (node: DeviceNode) => void) => DeviceNode;
 
 /**
  * A namespace of device nodes (`/dev`): create nodes, open files on them, revoke by path.
@@ -237,18 +209,24 @@ export class DevFs {
   readonly #nodes = new Map<string, DeviceNode>();
 
   /**
-   * Creates a node at `path` with the driver's `operations`. Throws `EEXIST` if the path is taken.
-   * Drivers use `device.managed.node(path, operations)`, which removes the node at unbind.
+   * Creates a node at `path` with the driver's `operations`, read once, now. Throws `EEXIST` if the
+   * path is taken. Drivers use `device.managed.node(path, operations)`, which removes the node at
+   * unbind.
    */
   create<Private = unknown>(path: string, operations: FileOperations<Private>, options?: CreateNodeOptions): DeviceNode {
-    checkString(path, 'path');
-    checkOperations(operations);
     checkOptions(options);
     const device = options?.device;
-    if (device !== undefined && (typeof device !== 'object' || device === null)) throw expected('a Device or undefined', 'options.device', device);
+    if (device !== undefined && !isObjectArgument(device)) throw expected('a Device or undefined', 'options.device', device);
+    return this.#create(path, operations, device ?? null, noop);
+  }
+
+  #create(path: unknown, operations: unknown, device: Device | null, removed: (node: DeviceNode) => void): DeviceNode {
+    checkString(path, 'path');
+    const checked = readOperations(operations);
     if (this.#nodes.has(path)) throw new DeviceError('EEXIST', `device node "${path}" already exists`, { path });
-    const node = makeNode(path, operations as FileOperations<unknown>, device ?? null, () => {
+    const node: DeviceNode = new DeviceNode(INTERNAL, path, checked, device, () => {
       if (this.#nodes.get(path) === node) this.#nodes.delete(path);
+      removed(node);
     });
     this.#nodes.set(path, node);
     return node;
@@ -262,7 +240,7 @@ export class DevFs {
     checkString(path, 'path');
     const node = this.#nodes.get(path);
     if (node === undefined) return Promise.reject(new DeviceError('ENOENT', `no device node "${path}"`, { path }));
-    return node.open();
+    return openOn(node);
   }
 
   /**
@@ -271,10 +249,10 @@ export class DevFs {
    */
   revoke(path: string, options?: NodeRevokeOptions): Promise<number> {
     checkString(path, 'path');
-    checkOptions(options);
+    const timeout = revokeTimeout(options);
     const node = this.#nodes.get(path);
     if (node === undefined) return Promise.reject(new DeviceError('ENOENT', `no device node "${path}"`, { path }));
-    return node.revoke(options);
+    return revokeNode(node, timeout);
   }
 
   /** Whether a node exists at `path`. */
@@ -293,16 +271,8 @@ export class DevFs {
   paths(): string[] {
     return [...this.#nodes.keys()];
   }
-}
 
-function checkOperations(operations: unknown): void {
-  if (typeof operations !== 'object' || operations === null || Array.isArray(operations)) {
-    throw expected('an object of file operations', 'operations', operations);
-  }
-  for (const name of OPERATION_NAMES) {
-    const fn = (operations as Record<string, unknown>)[name];
-    if (fn !== undefined && typeof fn !== 'function') {
-      throw new TypeError(`Expected \`operations.${name}\` to be a function or undefined, got ${show(fn)}`);
-    }
+  static {
+    createNode = (devfs, path, operations, device, removed) => devfs.#create(path, operations, device, removed);
   }
 }

@@ -7,10 +7,11 @@
  * 2. `remove(device)` runs only for a device whose `probe` succeeded, after every managed callback
  *    has stopped and every device node of the binding was revoked, and before the managed
  *    resources are released: the driver's data is still valid in it.
+ * 3. A driver's methods are read once, at `bus.register`; each is called with the driver as `this`.
  *
  * @module
  */
-import { checkOptionalFunction, checkString, expected, show } from '../internal/validate.js';
+import { checkOptionalFunction, checkString, expected, isObjectArgument, show } from '../internal/validate.js';
 import type { Device } from './device.js';
 
 /**
@@ -43,14 +44,24 @@ export interface Driver {
   remove?(device: Device): unknown;
 }
 
-/** Throws a `TypeError` naming what is wrong unless `driver` has the shape of a {@link Driver}. */
-export function checkDriver(driver: unknown): asserts driver is Driver {
-  if (typeof driver !== 'object' || driver === null || Array.isArray(driver)) {
-    throw expected('a driver object ({ name, match, probe, remove? })', 'driver', driver);
-  }
-  const d = driver as Record<string, unknown>;
-  checkString(d.name, 'driver.name');
-  if (typeof d.match !== 'function') throw new TypeError(`Expected \`driver.match\` to be a function, got ${show(d.match)}`);
-  if (typeof d.probe !== 'function') throw new TypeError(`Expected \`driver.probe\` to be a function, got ${show(d.probe)}`);
-  checkOptionalFunction(d.remove, 'driver.remove');
+type Method = (this: Driver, device: Device) => unknown;
+
+/** @internal A driver's methods, read once when it is registered: what the bus calls later is what was checked. */
+export interface DriverMethods {
+  readonly driver: Driver;
+  readonly name: string;
+  readonly match: Method;
+  readonly probe: Method;
+  readonly remove: Method | undefined;
+}
+
+/** Reads and checks `driver` once; a `TypeError` names what is wrong unless it has the shape of a {@link Driver}. */
+export function readDriver(driver: unknown): DriverMethods {
+  if (!isObjectArgument(driver)) throw expected('a driver object ({ name, match, probe, remove? })', 'driver', driver);
+  const { name, match, probe, remove } = driver as Record<string, unknown>;
+  checkString(name, 'driver.name');
+  if (typeof match !== 'function') throw new TypeError(`Expected \`driver.match\` to be a function, got ${show(match)}`);
+  if (typeof probe !== 'function') throw new TypeError(`Expected \`driver.probe\` to be a function, got ${show(probe)}`);
+  checkOptionalFunction(remove, 'driver.remove');
+  return { driver: driver as Driver, name, match: match as Method, probe: probe as Method, remove: remove as Method | undefined };
 }

@@ -8,9 +8,12 @@
  * 2. `release` runs while the driver's data is still valid: a revoke by unbind releases every open
  *    file before `driver.remove` and before the device's managed resources are released.
  * 3. The `file` a driver receives is the same object in every call for one open.
+ * 4. A node reads its operations object once, when it is created: what it calls later is what was
+ *    checked then, whatever the object's getters answer afterwards.
  *
  * @module
  */
+import { expected, isObjectArgument, show } from '../internal/validate.js';
 import type { Device } from './device.js';
 
 /** What `poll` reports: whether a read or write would proceed now, and error or hang-up conditions. */
@@ -56,6 +59,34 @@ export interface FileOperations<Private = unknown> {
 }
 
 export const OPERATION_NAMES = ['open', 'read', 'write', 'ioctl', 'poll', 'mmap', 'release'] as const;
+
+type Operation = (this: unknown, file: DeviceFile<unknown>, ...args: unknown[]) => unknown;
+
+/** @internal The operations a node calls: read once from the driver's object (invariant 4). */
+export interface NodeOperations {
+  /** The driver's object: `this` of every call. */
+  readonly self: object;
+  readonly open: Operation | undefined;
+  readonly read: Operation | undefined;
+  readonly write: Operation | undefined;
+  readonly ioctl: Operation | undefined;
+  readonly poll: Operation | undefined;
+  readonly mmap: Operation | undefined;
+  readonly release: Operation | undefined;
+}
+
+/** Reads and checks each operation of `operations` once (invariant 4); a TypeError names a bad one. */
+export function readOperations(operations: unknown): NodeOperations {
+  if (!isObjectArgument(operations)) {
+    throw expected('an object of file operations', 'operations', operations);
+  }
+  const read = (name: (typeof OPERATION_NAMES)[number]): Operation | undefined => {
+    const fn = (operations as Record<string, unknown>)[name];
+    if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`Expected \`operations.${name}\` to be a function or undefined, got ${show(fn)}`);
+    return fn as Operation | undefined;
+  };
+  return { self: operations, open: read('open'), read: read('read'), write: read('write'), ioctl: read('ioctl'), poll: read('poll'), mmap: read('mmap'), release: read('release') };
+}
 
 /**
  * The driver-side view of one open file (the kernel's `struct file`), passed to every

@@ -12,9 +12,12 @@
 
 /**
  * What diagnostics track. A `'scope entry'` (what `scope.add()` returns) reports only its creation:
- * it is released with its scope, so it is never a leak of its own.
+ * it is released with its scope, so it is never a leak of its own. A `'node generation'` is the
+ * gate of a device node's open files, revoked and replaced with the node: never a leak of its own
+ * either. A `'file operation'` is one operation in flight on an open file: a holder of its node's
+ * gate, which debug mode lists when a drain times out.
  */
-export type TrackedKind = 'revocable' | 'handle' | 'access' | 'scope' | 'scope entry' | 'ref' | 'open file';
+export type TrackedKind = 'revocable' | 'handle' | 'access' | 'scope' | 'scope entry' | 'ref' | 'open file' | 'node generation' | 'file operation';
 
 export interface LifecycleHooks {
   /** `object` of `kind` was created; `owner` is what it belongs to (an access's provider, ...). */

@@ -64,13 +64,18 @@ export function checkString(value: unknown, name: string): asserts value is stri
   if (typeof value !== 'string' || value === '') throw expected('a non-empty string', name, value);
 }
 
+/** Whether `value` is an object argument: not null, not a primitive, not an array, not a revoked proxy. Runs no trap. */
+export function isObjectArgument(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && arrayKind(value) === false;
+}
+
 /**
  * Options bags: `undefined` or an object (not null, not an array, not a primitive, not a revoked
  * proxy). Callers read each option once, into a local, after this check.
  */
 export function checkOptions(value: unknown, name = 'options'): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object' || arrayKind(value) !== false) throw expected('an object or undefined', name, value);
+  if (!isObjectArgument(value)) throw expected('an object or undefined', name, value);
 }
 
 /**

@@ -68,7 +68,8 @@ export class LeakTracker {
     if (this.#stop !== undefined) return this;
     this.#stop = listen({
       created: (kind, object, owner) => {
-        if (kind === 'scope entry') return; // released with its scope: the scope is what can leak
+        // Released with their owner (a scope, a device node, an open file): the owner is what can leak.
+        if (kind === 'scope entry' || kind === 'node generation' || kind === 'file operation') return;
         this.#entries.set(object, { kind, owner, createdAt: captureStack(), released: false });
       },
       released: (_kind, object) => {

@@ -61,3 +61,30 @@ export function reentrancyTracker(): ReentrancyTracker | undefined {
 export function isInside(target: Reentrant): boolean {
   return target.depth > 0 || (tracker !== undefined && tracker.isInside(target));
 }
+
+/**
+ * Calls `fn` on `self` with `first` and then `rest` as arguments, as a gated call of `target`
+ * (invariant 1): its depth raised for the synchronous part, and seen by the tracker when one is
+ * installed. The one place a gated call is made: file operations (`first` is the file), probes and
+ * removes (the device), managed callbacks. Up to two further arguments are passed without an array
+ * of their own, for the file operations' read path.
+ */
+export function callGated(target: Reentrant, fn: (...args: never[]) => unknown, self: unknown, first: unknown, rest: readonly unknown[]): unknown {
+  const f = fn as (...args: unknown[]) => unknown;
+  target.depth++;
+  try {
+    if (tracker !== undefined) return tracker.wrap(target, () => Reflect.apply(f, self, [first, ...rest]));
+    switch (rest.length) {
+      case 0:
+        return f.call(self, first);
+      case 1:
+        return f.call(self, first, rest[0]);
+      case 2:
+        return f.call(self, first, rest[0], rest[1]);
+      default:
+        return Reflect.apply(f, self, [first, ...rest]);
+    }
+  } finally {
+    target.depth--;
+  }
+}

@@ -12,35 +12,41 @@
  * Invariants:
  * 1. Every call of a callback registered through a helper (`interval`, `timeout`, `listener`) runs
  *    inside an access of the binding's callback gate; none starts after unbind began; unbind
- *    continues only after every one in flight has returned (or its promise settled).
- * 2. Each helper adds one entry to the scope, released newest-first with the rest at step 4 (or
- *    earlier with `managed.release(entry)`, the kernel's `devm_free_irq` pattern).
+ *    continues only after every one in flight has returned (or its promise settled). Each gets the
+ *    gate's kick signal as its last argument, after the event's own arguments.
+ * 2. Each helper but `node` adds one entry to the scope, released newest-first with the rest at
+ *    step 4 (or earlier with `managed.release(entry)`, the kernel's `devm_free_irq` pattern). A
+ *    node belongs to the binding's node list alone: step 2 removes it, or `node.remove()` earlier.
  * 3. A helper called on a scope that is no longer open releases what it made and throws, as
  *    `add()` does: nothing leaks.
  *
  * @module
  */
-import { Revocable, type RevocableOptions } from '../revocable.js';
-import { ResourceScope, type ScopeEntry } from '../scope.js';
-import { checkDelay, checkFunction, expected, show } from '../internal/validate.js';
-import { allowManyListeners } from '../internal/runtime.js';
-import type { DevFs, DeviceNode } from './devfs.js';
-import type { Device } from './device.js';
 import { DeviceError } from '../errors.js';
+import { noop } from '../internal/promise.js';
+import { callGated, type Reentrant } from '../internal/reentrancy.js';
+import { allowManyListeners } from '../internal/runtime.js';
+import { checkDelay, checkFunction, expected, show } from '../internal/validate.js';
+import { Revocable, gate, type RevocableOptions } from '../revocable.js';
+import { ResourceScope, type ScopeEntry } from '../scope.js';
+import { createNode, type DevFs, type DeviceNode } from './devfs.js';
+import type { Device } from './device.js';
 import type { FileOperations } from './file-operations.js';
-import { reentrancyTracker, type Reentrant } from './reentrancy.js';
 
 /** @internal What the helpers need from the binding that owns the scope. */
 export interface BindingLink extends Reentrant {
   readonly device: Device;
-  /** The callback gate (invariant 1); its resource is unused. */
+  /** The callback gate (invariant 1), revoked at the first step of unbind; its signal is the kick. */
   readonly callbacks: Revocable<object>;
-  /** Aborted at the first step of unbind, with the gate. */
-  readonly kick: AbortSignal;
   readonly devfs: DevFs | null;
-  /** Nodes made through `node()` and not removed yet: revoked at step 2. */
+  /** Nodes made through `node()` and not removed yet: the one list that owns them (invariant 2). */
   readonly nodes: Set<DeviceNode>;
+  /** Whether a node may still be made: false from the first step of unbind on (step 2 is their end). */
+  readonly acceptsNodes: boolean;
 }
+
+/** Proves that a constructor call came from the binding. */
+export const SCOPE_INTERNAL: unique symbol = Symbol('revocable/device scope');
 
 /** Something to listen on: an `EventTarget`, or a Node-style emitter (`on`/`off`, `addListener`/`removeListener`). */
 export type ListenerTarget =
@@ -72,8 +78,9 @@ type Timer = ReturnType<typeof setTimeout>;
 export class DeviceScope extends ResourceScope {
   readonly #link: BindingLink;
 
-  /** @internal Each binding makes its own. */
-  constructor(link: BindingLink) {
+  /** @internal Each binding makes its own: a scope made elsewhere would belong to no binding. */
+  constructor(token: typeof SCOPE_INTERNAL, link: BindingLink) {
+    if (token !== SCOPE_INTERNAL) throw new TypeError('DeviceScope is not constructed directly: use device.managed during a binding');
     super({ name: link.device.name });
     this.#link = link;
   }
@@ -134,14 +141,16 @@ export class DeviceScope extends ResourceScope {
    * Listens to `type` events of `target`, an `EventTarget` or a Node-style emitter (duck-typed:
    * `addEventListener`/`removeEventListener`, `on`/`off` or `addListener`/`removeListener`), for the
    * binding: the listener is not called once unbind begins (calls in flight are waited for), and
-   * it is removed when the managed resources are released. Returns the entry.
+   * it is removed when the managed resources are released. It gets the event's arguments and, last,
+   * the binding's kick signal (as `addManagedListener`'s listeners do). Returns the entry.
    *
    * @example
    * ```ts
-   * device.managed.listener(port, 'data', (chunk: Uint8Array) => queue.push(chunk));
+   * device.managed.listener(port, 'data', (chunk: Uint8Array, signal: AbortSignal) => queue.push(chunk));
    * ```
    */
-  listener<A extends unknown[]>(target: ListenerTarget, type: string | symbol, fn: (...args: A) => unknown): ScopeEntry<ListenerTarget> {
+  // Events carry arguments of every shape: any listener is accepted, and gets the signal last.
+  listener(target: ListenerTarget, type: string | symbol, fn: (...args: never[]) => unknown): ScopeEntry<ListenerTarget> {
     if (typeof target !== 'object' && typeof target !== 'function') throw expected('an EventTarget or an event emitter', 'target', target);
     if (target === null) throw expected('an EventTarget or an event emitter', 'target', target);
     if (typeof type !== 'string' && typeof type !== 'symbol') throw expected('a string or a symbol', 'type', type);
@@ -160,9 +169,12 @@ export class DeviceScope extends ResourceScope {
       throw new TypeError(`Expected \`target\` to be an EventTarget (addEventListener/removeEventListener) or an event emitter (on/off or addListener/removeListener), got ${show(target)}`);
     }
     const link = this.#link;
-    const gate = link.callbacks;
+    const callbacks = link.callbacks;
     const listener = function (this: unknown, ...args: unknown[]): unknown {
-      return gate.tryWith(() => call(link, fn as (...args: unknown[]) => unknown, this, args));
+      return callbacks.tryWith((_gate, signal) => {
+        const all = [...args, signal];
+        return callGated(link, fn, this, all[0], all.slice(1));
+      });
     };
     (t[add] as (type: string | symbol, listener: unknown) => void).call(target, type, listener);
     return this.add(target, (value) => void (t[remove] as (type: string | symbol, listener: unknown) => void).call(value, type, listener), {
@@ -178,7 +190,7 @@ export class DeviceScope extends ResourceScope {
   abortController(): AbortController {
     const controller = new AbortController();
     allowManyListeners(controller.signal);
-    const kick = this.#link.kick;
+    const kick = gate.signal(this.#link.callbacks);
     const onKick = (): void => controller.abort(kick.reason);
     if (kick.aborted) onKick();
     else kick.addEventListener('abort', onKick, { once: true });
@@ -201,34 +213,19 @@ export class DeviceScope extends ResourceScope {
     if (devfs === null) {
       throw new DeviceError('ENOENT', `no DevFs to create "${String(path)}" in: give the bus one (new Bus({ name, devfs }))`);
     }
-    const node = devfs.create(path, operations, { device: link.device });
+    if (!link.acceptsNodes) throw new DeviceError('ENODEV', `device "${link.device.name}" is being unbound: no node can be created for it now`);
+    const node = createNode(devfs, path, operations, link.device, (removed) => link.nodes.delete(removed));
     link.nodes.add(node);
-    this.add(node, (n) => {
-      link.nodes.delete(n);
-      return n.remove().then(nothing);
-    }, { name: path });
     return node;
   }
 
   /** `fn(signal)` through the callback gate. */
   #gated(fn: (signal: AbortSignal) => unknown): () => unknown {
     const link = this.#link;
-    const gate = link.callbacks;
-    const body = (_: object, signal: AbortSignal): unknown => call(link, fn as (...args: unknown[]) => unknown, undefined, [signal]);
-    return () => gate.tryWith(body);
+    const body = (_: object, signal: AbortSignal): unknown => callGated(link, fn, undefined, signal, NO_ARGS);
+    return () => link.callbacks.tryWith(body);
   }
 }
 
-/** Runs a gated callback with the binding's depth raised for its synchronous part. */
-function call(link: BindingLink, fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]): unknown {
-  const tracker = reentrancyTracker();
-  link.depth++;
-  try {
-    return tracker === undefined ? Reflect.apply(fn, self, args) : tracker.wrap(link, () => Reflect.apply(fn, self, args));
-  } finally {
-    link.depth--;
-  }
-}
-
-const nothing = (): void => {};
-const revokeProvider = <T>(provider: Revocable<T>): Promise<void> => provider.revoke().then(nothing);
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+const revokeProvider = <T>(provider: Revocable<T>): Promise<void> => provider.revoke().then(noop);
