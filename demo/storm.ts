@@ -7,7 +7,8 @@
  * yanked; the driver finds out and removes its device). At the end, a verification summary, and an
  * HTML report with the device tree and a timeline. Exit code 1 if any invariant broke.
  *
- * Options: --devices N, --consumers N, --duration SECONDS, --seed N, --report PATH, --quiet,
+ * Options: --devices N, --consumers N, --duration SECONDS, --operations N (end after that many,
+ * whatever the machine's speed), --seed N, --report PATH, --quiet,
  * --soak CYCLES (the long run: plug/unplug cycles with the heap measured before and after).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,8 +25,13 @@ import { ttyDriver, type DriverStats, type Violations } from './tty-driver.js';
 export interface StormOptions {
   devices: number;
   consumers: number;
-  /** Seconds. */
+  /** Seconds; the storm ends when they have passed, or after `operations`, whichever comes first. */
   duration: number;
+  /**
+   * Ends the storm once this many operations were attempted (completed or refused), whatever the
+   * machine's speed: the same work on a slow machine and a fast one. Default: no limit.
+   */
+  operations?: number;
   seed: number;
   report: string | null;
   quiet: boolean;
@@ -59,6 +65,11 @@ export async function storm(options: StormOptions): Promise<StormResult> {
   const t0 = performance.now();
   const now = (): number => performance.now() - t0;
   const deadline = options.duration * 1000;
+  const limit = options.operations ?? Infinity;
+  let attempted = 0;
+  /** How far the storm is, from 0 to 1: by time or by operations, whichever is further. */
+  const done = (): number => Math.max(now() / deadline, attempted / limit);
+  const running = (): boolean => done() < 1;
 
   const violations: Violations = { useAfterRelease: [], callbackAfterRemove: [], doubleRelease: [] };
   const stats: DriverStats = { interrupts: 0, opens: 0, releases: 0 };
@@ -149,12 +160,13 @@ export async function storm(options: StormOptions): Promise<StormResult> {
   for (const name of names) await plug(name);
 
   const consumer = async (random: Random): Promise<void> => {
-    while (now() < deadline) {
+    while (running()) {
       const name = random.pick(names);
       let file;
       try {
         file = await devfs.open(`/dev/${name}`);
       } catch (error) {
+        attempted++;
         refuse(codeOf(error));
         await pause(random.int(1, 5));
         continue;
@@ -163,6 +175,7 @@ export async function storm(options: StormOptions): Promise<StormResult> {
       for (let k = 0; k < operations; k++) {
         const kind = random.next() < 0.5 ? 'read' : 'write';
         const from = now();
+        attempted++;
         let ok = false;
         try {
           const result = kind === 'read' ? await file.read(8) : await file.write(`hello ${k}`);
@@ -182,9 +195,9 @@ export async function storm(options: StormOptions): Promise<StormResult> {
   };
 
   const chaos = async (random: Random): Promise<void> => {
-    while (now() < deadline) {
+    while (running()) {
       await pause(random.int(20, 120));
-      if (now() >= deadline) break;
+      if (!running()) break;
       const name = random.pick(names);
       if (plugged.has(name)) await unplug(name, random.next() < 0.5 ? 'remove' : 'kill');
       else if (![...removals.keys()].some((d) => d.name === name && draining.has(name))) await plug(name);
@@ -196,13 +209,13 @@ export async function storm(options: StormOptions): Promise<StormResult> {
   const status = setInterval(() => {
     // The picture of the tree: the first moment past half-time with a device bound (an unplugged
     // bus is a dull picture).
-    if (snapshot === undefined && now() >= deadline / 2 && [...plugged.values()].some((d) => d.state === 'bound')) {
+    if (snapshot === undefined && done() >= 0.5 && [...plugged.values()].some((d) => d.state === 'bound')) {
       snapshot = { tree: describeTree(bus), text: describe(bus), mermaid: describe(bus, { format: 'mermaid' }), when: `mid-storm (${(now() / 1000).toFixed(1)} s)` };
     }
     if (options.quiet) return;
     const refusedTotal = Object.values(refused).reduce((a, b) => a + b, 0);
     show.update([
-      `storm ${(now() / 1000).toFixed(1)}/${options.duration}s  seed ${options.seed}`,
+      `storm ${(now() / 1000).toFixed(1)}/${options.duration}s${limit === Infinity ? '' : `  ${attempted}/${limit} operations`}  seed ${options.seed}`,
       `  devices bound ${[...plugged.values()].filter((d) => d.state === 'bound').length}/${names.length}  plugs ${plugs}  unplugs ${unplugs.remove} removed, ${unplugs.kill} killed`,
       `  operations ${completed} completed, ${refusedTotal} refused safely  interrupts ${stats.interrupts}`,
       `  draining now: ${draining.size === 0 ? '-' : [...draining].join(', ')}  drains done ${drains.length}${drains.length === 0 ? '' : `, last ${(drains.at(-1) as number).toFixed(1)} ms, max ${Math.max(...drains).toFixed(1)} ms`}`,
@@ -349,6 +362,7 @@ async function main(): Promise<void> {
       devices: { type: 'string', default: '6' },
       consumers: { type: 'string', default: '16' },
       duration: { type: 'string', default: '8' },
+      operations: { type: 'string' },
       seed: { type: 'string', default: '1' },
       report: { type: 'string', default: 'report/storm.html' },
       quiet: { type: 'boolean', default: false },
@@ -357,7 +371,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    process.stdout.write('npm start -- [--devices 6] [--consumers 16] [--duration 8] [--seed 1] [--report report/storm.html] [--quiet] [--soak CYCLES]\n');
+    process.stdout.write('npm start -- [--devices 6] [--consumers 16] [--duration 8] [--operations N] [--seed 1] [--report report/storm.html] [--quiet] [--soak CYCLES]\n');
     return;
   }
   const number = (name: string, value: string, min: number): number => {
@@ -374,6 +388,7 @@ async function main(): Promise<void> {
     devices: number('devices', values.devices, 1),
     consumers: number('consumers', values.consumers, 0),
     duration: number('duration', values.duration, 0.1),
+    ...(values.operations === undefined ? {} : { operations: number('operations', values.operations, 1) }),
     seed: number('seed', values.seed, 0),
     report: values.report === '' ? null : values.report,
     quiet: values.quiet,

@@ -45,6 +45,27 @@ describe('debug mode: holders of a drain that times out', () => {
     await provider.revoke();
   });
 
+  it('lists the file operations in flight when a device node\'s revoke times out', async (t) => {
+    enableDebug({ warn: () => {} });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const devfs = new DevFs();
+    const gate = deferred();
+    const node = devfs.create('/dev/stuck', { read: () => gate.promise.then(() => 'late') });
+    const file = await devfs.open('/dev/stuck');
+    const reading = file.read(); // the holder
+    const revoking = Promise.resolve().then(() => node.revoke({ timeout: 50 }));
+    await Promise.resolve();
+    t.mock.timers.tick(50);
+    const error = await timedOut(revoking);
+    assert.equal(error.pending, 1);
+    assert.deepEqual(error.holders.map((h) => h.kind), ['file operation']);
+    assert.match(error.holders[0]?.stack ?? '', /debug\.test\.ts:\d+/);
+    assert.match(error.message, /Device node "\/dev\/stuck" did not drain within 50 ms/);
+    gate.resolve();
+    assert.equal(await reading, 'late');
+    await node.remove();
+  });
+
   it('lists nothing held once the holders are released (no false report)', async () => {
     enableDebug({ warn: () => {} });
     const provider = new Revocable({ n: 1 });

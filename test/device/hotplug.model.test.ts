@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Bus, Device, DeviceError, DevFs, type DeviceFile, type Driver, type OpenFile } from '../src/device/index.js';
-import './support/leaks.js';
-import { checkEveryStep, checkedScheduler as scheduler, runs } from './support/model.js';
+import { Bus, Device, DeviceError, DevFs, type DeviceFile, type Driver, type OpenFile } from '../../src/device/index.js';
+import '../support/leaks.js';
+import { checkEveryStep, checkedScheduler as scheduler, runs } from '../support/model.js';
 
 const NAMES = ['d0', 'd1', 'd2'] as const;
 const KINDS = ['a', 'b'] as const;

@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Bus, Device, DeviceError, DevFs, type Driver } from '../src/device/index.js';
-import { flushMicrotasks } from './support/deferred.js';
-import './support/leaks.js';
-import { checkEveryStep, checkedScheduler as scheduler, runs } from './support/model.js';
+import { Bus, Device, DeviceError, DevFs, type Driver } from '../../src/device/index.js';
+import { flushMicrotasks } from '../support/deferred.js';
+import '../support/leaks.js';
+import { checkEveryStep, checkedScheduler as scheduler, runs } from '../support/model.js';
 
 
 

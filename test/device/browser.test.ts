@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runPage, skipBrowser } from './support/browser.js';
+import { runPage, skipBrowser } from '../support/browser.js';
 
 const skip = skipBrowser();
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe as suite, it, type TestContext } from 'node:test';
-import { Bus, DevFs, Device, describe, describeTree } from '../src/device/index.js';
-import './support/leaks.js';
+import { Bus, DevFs, Device, describe, describeTree } from '../../src/device/index.js';
+import '../support/leaks.js';
 
 /** A hub with a sensor under it, bound; torn down after the test whatever its outcome. */
 async function fixture(t: TestContext): Promise<{ bus: Bus; devfs: DevFs; hub: Device; sensor: Device; teardown: () => Promise<void> }> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import './support/leaks.js';
+import '../support/leaks.js';
 
 describe('examples/gpio.ts', () => {
   it('numbs the descriptors held across chip removal (ENODEV) and releases the device at the last put', () => {

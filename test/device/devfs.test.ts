@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { DevFs, DeviceError, type DeviceFile, type FileOperations } from '../src/device/index.js';
-import { DrainTimeoutError } from '../src/index.js';
-import { setReentrancyTracker } from '../src/internal/reentrancy.js';
-import { deferred, flushMicrotasks, state } from './support/deferred.js';
-import './support/leaks.js';
+import { DevFs, DeviceError, type DeviceFile, type FileOperations } from '../../src/device/index.js';
+import { DrainTimeoutError } from '../../src/index.js';
+import { setReentrancyTracker } from '../../src/internal/reentrancy.js';
+import { deferred, flushMicrotasks, state } from '../support/deferred.js';
+import '../support/leaks.js';
 
 const code = (expected: string) => (error: unknown): boolean => error instanceof DeviceError && error.code === expected;
 

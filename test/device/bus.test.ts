@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it, mock } from 'node:test';
-import { Bus, Device, DeviceError, DevFs, ProbeDeferError, type DeviceEvent, type DeviceScope, type Driver } from '../src/device/index.js';
-import { DrainTimeoutError, ResourceScope, RevokedError, type RevocableHandle } from '../src/index.js';
-import { deferred, flushMicrotasks, state } from './support/deferred.js';
-import './support/leaks.js';
+import { Bus, Device, DeviceError, DevFs, ProbeDeferError, type DeviceEvent, type DeviceScope, type Driver } from '../../src/device/index.js';
+import { DrainTimeoutError, ResourceScope, RevokedError, type RevocableHandle } from '../../src/index.js';
+import { deferred, flushMicrotasks, state } from '../support/deferred.js';
+import '../support/leaks.js';
 
 const code = (expected: string) => (error: unknown): boolean => error instanceof DeviceError && error.code === expected;
 
