@@ -17,6 +17,19 @@ class Sensor {
   peek(): number {
     return this.value;
   }
+  /** Hands out an object of its own: what a deep proxy wraps. */
+  channel(): Channel {
+    return this.#channel;
+  }
+  readonly #channel = new Channel();
+}
+
+/** What a sensor hands out (a prepared statement, a cursor): reached through a deep proxy's wrapper. */
+class Channel {
+  value = 2;
+  peek(): number {
+    return this.value;
+  }
 }
 
 const N = 2_000_000;
@@ -96,6 +109,27 @@ export async function run(): Promise<void> {
     consume(sum);
   }, N);
 
+  // A deep proxy: the root's calls cost what a shallow proxy's do; an object it handed out is
+  // reached through a wrapper of its own, under the same gate.
+  const deep = provider.handle().proxy({ deep: true });
+  const oursDeep = timeNs(() => {
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += deep.peek();
+    consume(sum);
+  }, N);
+  const channel = deep.channel();
+  const oursWrapped = timeNs(() => {
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += channel.peek();
+    consume(sum);
+  }, N);
+  const bareChannel = sensor.channel();
+  const bareWrapped = timeNs(() => {
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += bareChannel.peek();
+    consume(sum);
+  }, N);
+
   const revokeWith = async (handles: number, rounds: number): Promise<number> => {
     const times: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -125,6 +159,8 @@ export async function run(): Promise<void> {
     { name: 'Proxy.revocable method call', value: theirs, unit: 'ns', note: 'its `this` is the proxy: `this.reads++` goes through it twice' },
     { name: 'proxy() read-only method call', value: oursPeek, unit: 'ns', note: `${ratio(oursPeek, theirsPeek, 1.5)} of Proxy.revocable` },
     { name: 'Proxy.revocable read-only method call', value: theirsPeek, unit: 'ns' },
+    { name: 'proxy({ deep: true }) read-only method call', value: oursDeep, unit: 'ns', note: `${ratio(oursDeep, oursPeek)} of a shallow proxy's` },
+    { name: 'call through a deep wrapper (an object handed out)', value: oursWrapped, unit: 'ns', note: `${ratio(oursWrapped, bareWrapped)} of calling the object directly; ${ratio(oursWrapped, theirsPeek)} of Proxy.revocable` },
     { name: 'revoke, 1 live handle', value: revokeOne, unit: 'ns' },
     { name: 'revoke, 1,000,000 live handles', value: revokeMillion, unit: 'ns', note: `${ratio(revokeMillion, revokeOne, 2)} of revoke with 1` },
     { name: 'heap per handle', value: perHandle, unit: 'bytes', note: perHandle <= 64 ? 'target <= 64: met' : 'target <= 64: NOT met' },

@@ -24,6 +24,7 @@ import { DrainTimeoutError, RevokeDeadlockError, type Holder } from './errors.js
 import { captureStack, listen, type TrackedKind } from './internal/hooks.js';
 import { trackCollected } from './internal/collected.js';
 import { isThenable, noop } from './internal/promise.js';
+import { checkFunction, checkOptionalFunction, checkOptions, expected, isObjectArgument } from './internal/validate.js';
 import { Revocable, gate } from './revocable.js';
 import { setReentrancyTracker, type ReentrancyTracker } from './internal/reentrancy.js';
 
@@ -99,15 +100,25 @@ export function creationSite(object: object): string | undefined {
  * ```
  */
 export function enableDebug(options: DebugOptions = {}): void {
-  if (options === null || typeof options !== 'object') throw new TypeError(`Expected \`options\` to be an object or undefined, got ${String(options)}`);
-  const context = options.asyncContext;
-  if (context !== undefined && (typeof context.run !== 'function' || typeof context.enter !== 'function' || typeof context.current !== 'function')) {
-    throw new TypeError('Expected `options.asyncContext` to have run, enter and current methods');
+  checkOptions(options);
+  // Each option, and each method of the context, is read once: what is checked is what is used.
+  const { asyncContext, warn: givenWarn, isAwaited } = options;
+  let context: AsyncContextLike<AccessFrame> | undefined;
+  if (asyncContext !== undefined) {
+    if (!isObjectArgument(asyncContext)) throw expected('an async context ({ run, enter, current }) or undefined', 'options.asyncContext', asyncContext);
+    const { run, enter, current } = asyncContext;
+    checkFunction(run, 'options.asyncContext.run');
+    checkFunction(enter, 'options.asyncContext.enter');
+    checkFunction(current, 'options.asyncContext.current');
+    context = {
+      run: <R>(frame: AccessFrame, fn: () => R): R => run.call(asyncContext, frame, fn) as R,
+      enter: (frame) => enter.call(asyncContext, frame),
+      current: () => current.call(asyncContext),
+    };
   }
-  const warn = options.warn ?? ((message: string) => console.warn(`revocable: ${message}`));
-  if (typeof warn !== 'function') throw new TypeError('Expected `options.warn` to be a function or undefined');
-  const isAwaited = options.isAwaited;
-  if (isAwaited !== undefined && typeof isAwaited !== 'function') throw new TypeError('Expected `options.isAwaited` to be a function or undefined');
+  checkOptionalFunction(givenWarn, 'options.warn');
+  checkOptionalFunction(isAwaited, 'options.isAwaited');
+  const warn = givenWarn ?? ((message: string) => console.warn(`revocable: ${message}`));
   disableDebug();
 
   const stopListening = listen({

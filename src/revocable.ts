@@ -26,7 +26,7 @@ import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalStrin
 import { createProxy, type ProxyGate, type ProxyOptions } from './internal/proxy.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { hooks, type TrackedKind } from './internal/hooks.js';
-import { settle } from './internal/promise.js';
+import { noop, outcome, settle } from './internal/promise.js';
 import { boundDrain } from './internal/drain.js';
 
 /** Added to the in-use count when a revoke starts; any count below zero means "going away". */
@@ -395,13 +395,10 @@ export class Revocable<T> implements AsyncDisposable {
   }
 
   #begin(): void {
-    let settle!: (error?: { error: unknown }) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      settle = (failure) => (failure === undefined ? resolve() : reject(failure.error));
-    });
+    const { promise: done, settle } = outcome();
     // A release failure is reported to every revoke() caller; none may be waiting any more (all
     // timed out), and that must not become an unhandled rejection.
-    done.catch(ignore);
+    done.catch(noop);
     this.#state = { kind: 'revoking', done, settle, releasing: false };
     this.#count += BIAS;
     hooks?.released('revocable', this);
@@ -431,7 +428,6 @@ const LIVE: Lifecycle = { kind: 'live' };
 const closedError = (): RevokedError => new RevokedError('Handle was closed');
 const returnTrue = (): boolean => true;
 const returnFalse = (): boolean => false;
-const ignore = (): void => {};
 
 /**
  * A consumer's handle on a revocable resource: it can access the resource, never revoke it. Closing

@@ -94,7 +94,8 @@ describe('LeakTracker', () => {
   });
 
   it('rejects hooks that are not a test framework\'s', () => {
-    assert.throws(() => installLeakCheck({} as never), /Expected `hooks` to be the test framework's \{ beforeEach, afterEach \}/);
+    assert.throws(() => installLeakCheck({} as never), /Expected `hooks.beforeEach` to be a function, got `undefined` \(undefined\)/);
+    assert.throws(() => installLeakCheck(7 as never), /Expected `hooks` to be the test framework's \{ beforeEach, afterEach \}/);
     assert.throws(() => installLeakCheck(null as never), TypeError);
   });
 });

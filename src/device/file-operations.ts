@@ -106,7 +106,7 @@ export interface DeviceFile<Private = unknown> {
   /** The device whose driver created the node, or `null` for a node made directly on a `DevFs`. */
   readonly device: Device | null;
   /**
-   * Aborted when the node is revoked (reason: a `DeviceError` with code `ENODEV`) or this file is
+   * Aborted when the node is revoked (reason: a `RevokedError`, code `ENODEV`) or this file is
    * closed by its user (code `EBADF`). An operation that rejects with this reason is reported to
    * the user as the revoked result (end of file for `read`, `EIO` for `write`, ...).
    */

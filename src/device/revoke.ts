@@ -25,7 +25,7 @@
  */
 import { DeviceError, RevokedError } from '../errors.js';
 import { hooks } from '../internal/hooks.js';
-import { chainErrors, isThenable, noop, settle, type Failure } from '../internal/promise.js';
+import { chainErrors, isThenable, noop, outcome, settle, type Failure } from '../internal/promise.js';
 import { callGated, type Reentrant } from '../internal/reentrancy.js';
 import { allowManyListeners } from '../internal/runtime.js';
 import { gate, type Revocable } from '../revocable.js';
@@ -272,10 +272,7 @@ export class OpenFile implements AsyncDisposable {
     if (state.kind === 'closed') return RESOLVED;
     if (state.kind === 'closing') return state.done;
     if (state.kind === 'opening') return Promise.reject(new DeviceError('EBADF', `"${this.path}" is not open yet`, { path: this.path }));
-    let settleClose!: (failure?: Failure) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      settleClose = (failure) => (failure === undefined ? resolve() : reject(failure.error));
-    });
+    const { promise: done, settle: settleClose } = outcome();
     this.#state = { kind: 'closing', by: 'close', done };
     this.#settleClose = settleClose;
     this.#unfollowKick();

@@ -33,6 +33,12 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** A promise of an outcome and the one function that settles it: resolved, or rejected with `failure.error`. */
+export function outcome(): { readonly promise: Promise<void>; readonly settle: (failure?: Failure) => void } {
+  const { promise, resolve, reject } = deferred();
+  return { promise, settle: (failure) => (failure === undefined ? resolve() : reject(failure.error)) };
+}
+
 /** The callback that does nothing: one function for every place that needs one. */
 export const noop = (): void => {};
 

@@ -12,6 +12,7 @@
  * @module
  */
 import { captureStack, listen, type TrackedKind } from '../internal/hooks.js';
+import { checkFunction, expected, isObjectArgument } from '../internal/validate.js';
 
 /** Something created and not released. */
 export interface Leak {
@@ -136,11 +137,13 @@ export interface TestHooks {
  * ```
  */
 export function installLeakCheck(hooks: TestHooks): LeakTracker {
-  if (hooks === null || typeof hooks !== 'object' || typeof hooks.beforeEach !== 'function' || typeof hooks.afterEach !== 'function') {
-    throw new TypeError('Expected `hooks` to be the test framework\'s { beforeEach, afterEach }');
-  }
+  if (!isObjectArgument(hooks) && typeof hooks !== 'function') throw expected("the test framework's { beforeEach, afterEach }", 'hooks', hooks);
+  // Read once: what is checked is what is called.
+  const { beforeEach, afterEach } = hooks;
+  checkFunction(beforeEach, 'hooks.beforeEach');
+  checkFunction(afterEach, 'hooks.afterEach');
   const tracker = new LeakTracker().start();
-  hooks.beforeEach(() => tracker.reset());
-  hooks.afterEach(() => tracker.check());
+  beforeEach.call(hooks, () => tracker.reset());
+  afterEach.call(hooks, () => tracker.check());
   return tracker;
 }
