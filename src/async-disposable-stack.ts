@@ -198,7 +198,9 @@ function own(receiver: unknown, method: string): AsyncDisposableStack {
   return receiver;
 }
 
-// As in the standard: one function under both names, and a data property for the tag.
+// As in the standard: its name whatever a bundler or minifier renames the class to, one function
+// under both names, and a data property for the tag.
+Object.defineProperty(AsyncDisposableStack, 'name', { value: NAME });
 Object.defineProperty(AsyncDisposableStack.prototype, asyncDispose, {
   value: AsyncDisposableStack.prototype.disposeAsync,
   writable: true,

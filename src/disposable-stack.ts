@@ -173,7 +173,9 @@ function own(receiver: unknown, method: string): DisposableStack {
   return receiver;
 }
 
-// As in the standard: one function under both names, and a data property for the tag.
+// As in the standard: its name whatever a bundler or minifier renames the class to, one function
+// under both names, and a data property for the tag.
+Object.defineProperty(DisposableStack, 'name', { value: NAME });
 Object.defineProperty(DisposableStack.prototype, dispose, {
   value: DisposableStack.prototype.dispose,
   writable: true,

@@ -575,6 +575,8 @@ function own(receiver: unknown, method: string): ResourceScope {
 // As in the standard: no parameter counted (the options are optional), one function under both
 // names, and a data property for the tag.
 Object.defineProperty(ResourceScope, 'length', { value: 0 });
+// Its name whatever a bundler or minifier renames the class to.
+Object.defineProperty(ResourceScope, 'name', { value: NAME });
 Object.defineProperty(ResourceScope.prototype, asyncDispose, {
   value: ResourceScope.prototype.disposeAsync,
   writable: true,

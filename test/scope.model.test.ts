@@ -198,9 +198,10 @@ async function runProgram(ops: Op[], settle: (label: string) => Promise<void>, a
           } catch (error) {
             thrown = error;
           }
-          if (step.op === 'add') assert.ok(thrown instanceof ScopeDisposedError);
-          else assert.ok(thrown instanceof ReferenceError && thrown.constructor === ReferenceError && (thrown as { code?: unknown }).code === 'ERR_SCOPE_DISPOSED');
-          if (step.op === 'add') {
+          if (step.op !== 'add') {
+            assert.ok(thrown instanceof ReferenceError && thrown.constructor === ReferenceError && (thrown as { code?: unknown }).code === 'ERR_SCOPE_DISPOSED');
+          } else {
+            assert.ok(thrown instanceof ScopeDisposedError);
             events.batches.push({ kind: 'add after dispose', labels: [label] });
             track(expectBatch(thrown.released, [label], undefined));
           }
