@@ -89,6 +89,20 @@ function bundle(): vm.Script {
   return bundled;
 }
 
+/**
+ * Evaluates the package inside `context` (its polyfill runs there, installing what the realm
+ * lacks) and returns its classes, made of that realm's intrinsics.
+ */
+export function evaluatePackage(context: vm.Context): Record<string, unknown> {
+  const global = vm.runInContext('globalThis', context) as Record<string, unknown>;
+  const hadURL = 'URL' in global;
+  // The diagnostics hooks read URL at load; a bare context has none.
+  if (!hadURL) global['URL'] = URL;
+  const exported = bundle().runInContext(context) as Record<string, unknown>;
+  if (!hadURL) delete global['URL'];
+  return exported;
+}
+
 const harnessScripts = new Map<string, vm.Script>();
 function harness(root: string, name: string): vm.Script {
   let script = harnessScripts.get(name);
@@ -114,13 +128,11 @@ export interface Installation {
 
 /** A fresh realm with the harness's host hooks, and the classes installed as `how` says. */
 function realm(how: Installation, done: (error: unknown) => void): vm.Context {
-  // URL: the diagnostics hooks read it at load; a bare context has none.
-  const context = vm.createContext({ URL });
+  const context = vm.createContext();
   const global = vm.runInContext('globalThis', context) as Record<string, unknown>;
   if (how.native !== true) {
     for (const name of how.remove) delete global[name];
-    const exported = bundle().runInContext(context) as Record<string, unknown>;
-    delete global['URL'];
+    const exported = evaluatePackage(context);
     if (how.swap !== undefined) {
       Object.defineProperty(global, how.swap.global, { value: exported[how.swap.exported], writable: true, enumerable: false, configurable: true });
     }
