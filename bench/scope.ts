@@ -1,7 +1,7 @@
 /**
- * `ResourceScope` against what JavaScript has for the same job: the runtime's own
- * `AsyncDisposableStack` (Node 24), the es-shims polyfill of it, Effect's `Scope` and RxJS's
- * `Subscription`. Each round registers 100,000 no-op releases on a fresh owner, then disposes it
+ * `ResourceScope`, and the package's standard-exact `AsyncDisposableStack` and `DisposableStack`,
+ * against what JavaScript has for the same job: the runtime's own stacks (Node 24), the es-shims
+ * polyfill of them, Effect's `Scope` and RxJS's `Subscription`. Each round registers 100,000 no-op releases on a fresh owner, then disposes it
  * and waits for the disposal; the table gives the time per entry (the median round) and the heap
  * each entry keeps alive until the disposal.
  *
@@ -11,7 +11,7 @@
  */
 import { Effect, Exit, Scope } from 'effect';
 import { Subscription } from 'rxjs';
-import { ResourceScope } from '../src/index.js';
+import { AsyncDisposableStack as OurAsyncStack, DisposableStack as OurSyncStack, ResourceScope } from '../src/index.js';
 import { collect, consume, median, printTable, ratio, speedup, type Row } from './harness.js';
 
 const N = 100_000;
@@ -22,16 +22,18 @@ const noop = (): void => {};
 
 type Stack = AsyncDisposableStack;
 type StackConstructor = new () => Stack;
+type SyncStack = DisposableStack;
+type SyncStackConstructor = new () => SyncStack;
 
 /**
- * Nanoseconds per entry of `round(count)`: the median of `rounds` rounds after two warm-ups. The
+ * Nanoseconds per entry of `round(count)`: the median of `rounds` rounds after `warmups` warm-ups
+ * (one for the quadratic polyfill, whose rounds take seconds). The
  * heap is collected once before the series, not before each round: a collection shrinks the young
  * generation, and every implementation would then pay for growing it again inside the round.
  */
-async function perEntry(round: (count: number) => unknown, count: number, rounds = ROUNDS): Promise<number> {
+async function perEntry(round: (count: number) => unknown, count: number, rounds = ROUNDS, warmups = 2): Promise<number> {
   collect();
-  await round(count);
-  await round(count);
+  for (let w = 0; w < warmups; w++) await round(count);
   const times: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const start = process.hrtime.bigint();
@@ -46,6 +48,19 @@ const stackRound = (Ctor: StackConstructor) => async (count: number): Promise<vo
   const stack = new Ctor();
   for (let i = 0; i < count; i++) stack.defer(noop);
   await stack.disposeAsync();
+};
+
+/** A sync stack's round: `count` no-op `defer`s, then `dispose()`. */
+const syncRound = (Ctor: SyncStackConstructor) => (count: number): void => {
+  const stack = new Ctor();
+  for (let i = 0; i < count; i++) stack.defer(noop);
+  stack.dispose();
+};
+
+const syncFilled = (Ctor: SyncStackConstructor) => (count: number): SyncStack => {
+  const stack = new Ctor();
+  for (let i = 0; i < count; i++) stack.defer(noop);
+  return stack;
 };
 
 const stackFilled = (Ctor: StackConstructor) => (count: number): Stack => {
@@ -152,18 +167,28 @@ function bytesPer(make: (count: number) => unknown, count: number): number {
 
 export async function run(): Promise<void> {
   const Native = (globalThis as { AsyncDisposableStack?: StackConstructor }).AsyncDisposableStack;
-  // The polyfill's implementation entry: a constructor, without installing anything globally.
+  const NativeSync = (globalThis as { DisposableStack?: SyncStackConstructor }).DisposableStack;
+  // The polyfill's implementation entries: constructors, without installing anything globally.
   const polyfillPath = 'disposablestack/AsyncDisposableStack/implementation';
   const Polyfill = ((await import(polyfillPath)) as { default: StackConstructor }).default;
+  const syncPolyfillPath = 'disposablestack/DisposableStack/implementation';
+  const SyncPolyfill = ((await import(syncPolyfillPath)) as { default: SyncStackConstructor }).default;
+  const OurAsync = OurAsyncStack as unknown as StackConstructor;
+  const OurSync = OurSyncStack as unknown as SyncStackConstructor;
 
   const defer = await perEntry(scopeRounds.defer, N);
+  // Right after ResourceScope's defer, so that the ratio between them compares moments alike.
+  const ours = await perEntry(stackRound(OurAsync), N);
+  const oursSync = await perEntry(syncRound(OurSync), N);
   const adopt = await perEntry(scopeRounds.adopt, N);
   const add = await perEntry(scopeRounds.add, N);
   const use = await perEntry(scopeRounds.use, N);
   const native = Native === undefined ? undefined : await perEntry(stackRound(Native), N);
-  const polyfill = await perEntry(stackRound(Polyfill), POLYFILL_N, 1);
+  const polyfill = await perEntry(stackRound(Polyfill), POLYFILL_N, 1, 1);
   const effect = await perEntry(effectRound, N);
   const rx = await perEntry(rxRound, N);
+  const nativeSync = NativeSync === undefined ? undefined : await perEntry(syncRound(NativeSync), N);
+  const syncPolyfill = await perEntry(syncRound(SyncPolyfill), POLYFILL_N, 1, 1);
 
   const total = (ns: number): string => `${((ns * N) / 1e6).toFixed(1)} ms per 100,000`;
   const rows: Row[] = [
@@ -186,6 +211,31 @@ export async function run(): Promise<void> {
   printTable(`ResourceScope: register ${N.toLocaleString('en')} no-op releases, then dispose (time per entry)`, rows);
   if (native === undefined) console.log(`\n(No native AsyncDisposableStack in Node ${process.version}: run on Node 24 for that row.)`);
 
+  const versus = (mine: number, theirs: number | undefined, what: string, target: number): string =>
+    theirs === undefined ? `${what}: n/a here` : `${speedup(mine, theirs, target)} than ${what}`;
+  const stacks: Row[] = [
+    {
+      name: 'AsyncDisposableStack (this package) defer + disposeAsync',
+      value: ours,
+      unit: 'ns',
+      note: `${total(ours)}; ${versus(ours, native, 'the native one', 10)}; ${versus(ours, polyfill, 'es-shims', 100)}; ${ratio(ours, defer, 1.5)} of ResourceScope defer`,
+    },
+    {
+      name: 'DisposableStack (this package) defer + dispose',
+      value: oursSync,
+      unit: 'ns',
+      note: `${total(oursSync)}; ${versus(oursSync, nativeSync, 'the native one', 1)}; ${versus(oursSync, syncPolyfill, 'es-shims', 100)}`,
+    },
+    ...(nativeSync === undefined ? [] : [{ name: 'native DisposableStack defer + dispose', value: nativeSync, unit: 'ns', note: total(nativeSync) }]),
+    {
+      name: `es-shims DisposableStack defer + dispose (at ${POLYFILL_N.toLocaleString('en')})`,
+      value: syncPolyfill,
+      unit: 'ns',
+      note: `${((syncPolyfill * POLYFILL_N) / 1e6).toFixed(1)} ms per 30,000`,
+    },
+  ];
+  printTable('The standard stacks of this package, against the native ones and es-shims (time per entry)', stacks);
+
   const heapCount = N;
   const heap: Row[] = [
     { name: 'ResourceScope defer', value: bytesPer(scopeFilled.defer, heapCount), unit: 'bytes' },
@@ -198,5 +248,13 @@ export async function run(): Promise<void> {
   ];
   for (const row of heap.slice(0, 3)) row.note = heapNote(row.value);
   printTable('ResourceScope: memory per registered release (heap and ArrayBuffers)', heap);
+
+  const stackHeap: Row[] = [
+    { name: 'AsyncDisposableStack (this package) defer', value: bytesPer(stackFilled(OurAsync), heapCount), unit: 'bytes' },
+    { name: 'DisposableStack (this package) defer', value: bytesPer(syncFilled(OurSync), heapCount), unit: 'bytes' },
+    ...(NativeSync === undefined ? [] : [{ name: 'native DisposableStack defer', value: bytesPer(syncFilled(NativeSync), heapCount), unit: 'bytes' }]),
+    { name: `es-shims DisposableStack defer (at ${POLYFILL_N.toLocaleString('en')})`, value: bytesPer(syncFilled(SyncPolyfill), POLYFILL_N), unit: 'bytes' },
+  ];
+  printTable('The standard stacks: memory per registered release (heap and ArrayBuffers)', stackHeap);
   consume(disposables);
 }

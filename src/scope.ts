@@ -3,34 +3,49 @@
  * the device goes away) as a superset of the standard `AsyncDisposableStack`.
  *
  * Everything a user of `AsyncDisposableStack` knows works unchanged (`use`, `adopt`, `defer`,
- * `move`, `disposeAsync`, `disposed`, `await using`), with the standard's release order and error
- * chaining. On top come devres's operations: entries that can be removed, released early or looked
- * up by key, and groups (markers in the one list) for rolling back a failed initialisation.
+ * `move`, `disposeAsync`, `disposed`, `await using`), as the standard's conformance suite checks
+ * it, apart from the name and `[Symbol.toStringTag]`. On top come devres's operations: entries that
+ * can be removed, released early or looked up by key, groups (markers in the one list) for rolling
+ * back a failed initialisation, and a `signal` that stops every callback bound to the scope at once.
  *
  * Invariants:
- * 1. Releases run newest-first, one at a time: a release that returns a thenable is awaited before
- *    the next starts; one that returns anything else costs no microtask turn. A throwing release
- *    does not stop the others; failures are chained as `new SuppressedError(newer, older)`.
+ * 1. Releases run newest-first, one at a time (see `internal/scope-drain.ts`): a release whose
+ *    result is an object is awaited before the next starts; one that returns `undefined` or another
+ *    primitive costs no microtask turn. A throwing release does not stop the others; failures are
+ *    chained as `new SuppressedError(newer, older)`. An empty scope's `disposeAsync()` returns a
+ *    settled promise; one that had `use(null)` and awaited nothing settles a turn later (the
+ *    standard's timing for both).
  * 2. State goes `open` → `disposing` → `disposed` (or `open` → `disposed` by `move()`), never back.
  *    `disposed` is true from the first synchronous step of `disposeAsync()`, as the standard says.
+ *    In that same step, before any release runs, `signal` is aborted.
  * 3. Every resource is released exactly once (by `release`, a group release or the disposal) or
  *    handed back to the caller by `remove`; none is both, none is lost. A value given to `add()` on
  *    a scope that is not open is released at once ("add or reset"): nothing leaks.
  * 4. `disposeAsync()` resolves after every release of the scope has finished, including those of
  *    `release()` and `releaseGroup()` calls still in flight when it started.
- * 5. A call with bad arguments throws `TypeError` and changes nothing.
+ * 5. A call with bad arguments throws `TypeError` and changes nothing. The standard's methods
+ *    (`use`, `adopt`, `defer`, `move`) on a scope that is not open throw a plain `ReferenceError`
+ *    (with `code` `'ERR_SCOPE_DISPOSED'`), as the standard does; devres's (`add`, `getOrAdd`,
+ *    `openGroup`, `closeGroup`, `group`) throw `ScopeDisposedError`, a `ReferenceError` subclass
+ *    that carries `released` for add-or-reset.
  * 6. Every scope reports its creation (constructor, `move()`) and its release (the start of its
  *    disposal, or `move()`) to the diagnostics hooks; every addition goes through `#adding()`,
  *    where per-entry tracking would hook in.
+ * 7. `move()` hands the signal on with the resources: what was bound to the old scope's signal
+ *    stops when the new owner's disposal begins; the old scope's `signal` reads aborted.
  *
  * @module
  */
-import { GroupNotFoundError, ScopeDisposedError, describeName } from './errors.js';
+import { GroupNotFoundError, RevokedError, ScopeDisposedError, describeName } from './errors.js';
 import { hooks } from './internal/hooks.js';
-import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected, show } from './internal/validate.js';
-import { ADOPT, DEFER, EntryList, USE, USE_SYNC, drain, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
+import { allowManyListeners } from './internal/runtime.js';
+import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected } from './internal/validate.js';
+import { ADOPT, DEFER, EntryList, USE, USE_SYNC, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
+import { Drain, drain, settled, startDrain } from './internal/scope-drain.js';
 import { RELEASED, REMOVED, entryIndex, isEntry, type ScopeEntry } from './internal/scope-entry.js';
-import { SuppressedError } from './suppressed-error.js';
+import { adoptPrototype, notAnInstance } from './internal/scope-checks.js';
+import { SuppressedError } from './internal/suppressed-error.js';
+import { asyncDispose, dispose } from './internal/symbols.js';
 import { type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
 
 export type { AddOptions, ResourceScopeOptions, ScopeState } from './internal/scope-types.js';
@@ -42,8 +57,12 @@ type Lifecycle = { readonly kind: 'open' } | { readonly kind: 'disposing' } | { 
 const OPEN_STATE: Lifecycle = { kind: 'open' };
 const DISPOSING_STATE: Lifecycle = { kind: 'disposing' };
 const DISPOSED_STATE: Lifecycle = { kind: 'disposed' };
+const NAME = 'ResourceScope';
 /** The list of every scope that has none: never pushed to (pushes allocate a list first). */
 const EMPTY = new EntryList();
+
+/** Whether a value is a ResourceScope (has its private state): set in the class's static block. */
+let isScope: (value: unknown) => value is ResourceScope;
 
 /**
  * A scope that owns resources and releases them newest-first when disposed: the standard
@@ -52,8 +71,10 @@ const EMPTY = new EntryList();
  * **When to use**: anything that acquires several resources and must give all of them back
  * whatever happens: a device binding, a request, a test. Pass it around as the owner.
  *
- * **Details**: differences from the standard's stack are additions, except `[Symbol.toStringTag]`
- * (`'ResourceScope'`) and `instanceof AsyncDisposableStack` (false). Subclasses are welcome;
+ * **Details**: differences from the standard's stack are additions, except the name and
+ * `[Symbol.toStringTag]` (`'ResourceScope'`), `instanceof AsyncDisposableStack` (false), and the
+ * microtask turn the standard spends on a release that returns no object (none here; the order of
+ * releases and errors is the standard's). Subclasses are welcome;
  * `move()` of a subclass returns a plain `ResourceScope`, as the standard's `move()` returns a plain
  * stack, and a subclass that overrides `disposeAsync` should assign it to `[Symbol.asyncDispose]`
  * too (the two are one function, as in the standard).
@@ -75,7 +96,7 @@ const EMPTY = new EntryList();
  * log; // => ['b', 'c', 'a']
  * ```
  */
-export class ResourceScope implements AsyncDisposableStack {
+export class ResourceScope implements AsyncDisposable {
   /** The resources and group markers while open; {@link EMPTY} until the first addition and once not open. */
   #list: EntryList = EMPTY;
   #state: Lifecycle = OPEN_STATE;
@@ -83,11 +104,15 @@ export class ResourceScope implements AsyncDisposableStack {
   /** Batches of `release()`/`releaseGroup()` still running; the disposal waits for them. */
   #inflight = 0;
   #idle: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
+  /** Behind `signal`, made when it is first read; moves with the list (invariant 7). */
+  #controller: AbortController | undefined = undefined;
 
   constructor(options?: ResourceScopeOptions) {
+    if (new.target !== ResourceScope) adoptPrototype(this, new.target, ResourceScope.prototype);
     checkOptions(options);
-    checkOptionalString(options?.name, 'options.name');
-    this.#name = options?.name;
+    const name = options?.name;
+    checkOptionalString(name, 'options.name');
+    this.#name = name;
     hooks?.created('scope', this, undefined);
   }
 
@@ -103,7 +128,34 @@ export class ResourceScope implements AsyncDisposableStack {
 
   /** Whether `disposeAsync()` or `move()` was called: true from the start of the disposal, as the standard says. */
   get disposed(): boolean {
-    return this.#state.kind !== 'open';
+    return own(this, 'disposed').#state.kind !== 'open';
+  }
+
+  /**
+   * Aborted in the first synchronous step of the disposal, before any release runs, with a
+   * `RevokedError` as reason: bind callbacks to it (`revocable/node`'s managed timers, listeners
+   * and abort controllers take it as their `signal`, or the scope itself as `scope`) and none of
+   * them is called once the disposal has begun, however long the releases take. Read on a scope
+   * that is no longer open, it is aborted already. `move()` hands it on to the new scope.
+   *
+   * @example
+   * ```ts
+   * const scope = new ResourceScope({ name: 'plugin' });
+   * const poll = setManagedInterval(refresh, 1_000, { scope }); // stops when the unload begins
+   * const pending = scope.disposeAsync();
+   * scope.signal.aborted; // => true, while the releases are still running
+   * ```
+   */
+  get signal(): AbortSignal {
+    let controller = this.#controller;
+    if (controller === undefined) {
+      controller = new AbortController();
+      // One scope signal is shared by every callback bound to the scope: many listeners are normal.
+      allowManyListeners(controller.signal);
+      if (this.#state.kind !== 'open') controller.abort(this.#abortReason());
+      this.#controller = controller;
+    }
+    return controller.signal;
   }
 
   /**
@@ -138,16 +190,20 @@ export class ResourceScope implements AsyncDisposableStack {
    * ```
    */
   use<T extends AsyncDisposable | Disposable | null | undefined>(value: T): T {
-    this.#checkOpen('use');
-    if (value === null || value === undefined) return value;
+    own(this, 'use').#checkOpen('use');
+    if (value === null || value === undefined) {
+      // The standard records it: a disposal that awaits nothing else still takes a turn.
+      this.#adding().needsAwait = true;
+      return value;
+    }
     if (typeof value !== 'object' && typeof value !== 'function') {
       throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
     }
     let kind = USE;
-    let method: unknown = (value as Partial<AsyncDisposable>)[Symbol.asyncDispose];
+    let method: unknown = (value as Partial<AsyncDisposable>)[asyncDispose];
     if (method === undefined || method === null) {
       kind = USE_SYNC;
-      method = (value as Partial<Disposable>)[Symbol.dispose];
+      method = (value as Partial<Disposable>)[dispose];
       if (method === undefined || method === null) throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
     }
     if (typeof method !== 'function') throw expected('a function', kind === USE ? 'value[Symbol.asyncDispose]' : 'value[Symbol.dispose]', method);
@@ -165,7 +221,7 @@ export class ResourceScope implements AsyncDisposableStack {
    * ```
    */
   adopt<T>(value: T, onDisposeAsync: (value: T) => unknown): T {
-    this.#checkOpen('adopt');
+    own(this, 'adopt').#checkOpen('adopt');
     checkFunction(onDisposeAsync, 'onDisposeAsync');
     this.#adding().pushPair(ADOPT, value, onDisposeAsync);
     return value;
@@ -181,7 +237,7 @@ export class ResourceScope implements AsyncDisposableStack {
    * ```
    */
   defer(onDisposeAsync: () => unknown): void {
-    this.#checkOpen('defer');
+    own(this, 'defer').#checkOpen('defer');
     checkFunction(onDisposeAsync, 'onDisposeAsync');
     this.#adding().push(DEFER, onDisposeAsync);
   }
@@ -199,10 +255,12 @@ export class ResourceScope implements AsyncDisposableStack {
    * ```
    */
   move(): ResourceScope {
-    this.#checkOpen('move');
+    own(this, 'move').#checkOpen('move');
     const next = new ResourceScope(this.#name === undefined ? undefined : { name: this.#name });
     next.#list = this.#list;
+    next.#controller = this.#controller;
     this.#list = EMPTY;
+    this.#controller = undefined;
     this.#state = DISPOSED_STATE;
     hooks?.released('scope', this);
     return next;
@@ -214,9 +272,7 @@ export class ResourceScope implements AsyncDisposableStack {
    * behaviour, also while the first is still running).
    */
   disposeAsync(): Promise<void> {
-    if (typeof this !== 'object' || this === null || !(#state in this)) {
-      return Promise.reject(new TypeError(`ResourceScope.prototype.disposeAsync called on ${show(this)}, which is not a ResourceScope`));
-    }
+    if (!isScope(this)) return Promise.reject(notAnInstance(NAME, 'disposeAsync', this));
     if (this.#state.kind !== 'open') return Promise.resolve();
     return this.#dispose();
   }
@@ -240,11 +296,13 @@ export class ResourceScope implements AsyncDisposableStack {
   add<T>(value: T, release: (value: T) => unknown, options?: AddOptions): ScopeEntry<T> {
     checkFunction(release, 'release');
     checkOptions(options);
-    checkOptionalString(options?.name, 'options.name');
-    if (this.#state.kind !== 'open') {
+    const key = options?.key;
+    const name = options?.name;
+    checkOptionalString(name, 'options.name');
+    if (own(this, 'add').#state.kind !== 'open') {
       throw this.#disposedError('add', releaseDetached(release as (value: unknown) => unknown, value));
     }
-    const entry = this.#adding().pushEntry(value, release as (value: unknown) => unknown, options?.key, options?.name);
+    const entry = this.#adding().pushEntry(value, release as (value: unknown) => unknown, key, name);
     hooks?.created('scope entry', entry, this);
     return entry;
   }
@@ -437,24 +495,40 @@ export class ResourceScope implements AsyncDisposableStack {
     }
   }
 
-  async #dispose(): Promise<void> {
+  #dispose(): Promise<void> {
     const batch = this.#list.takeAll();
     this.#list = EMPTY;
     this.#state = DISPOSING_STATE;
     hooks?.released('scope', this);
+    // Invariant 2: every callback bound to the signal stops here, before the first release.
+    this.#controller?.abort(this.#abortReason());
+    if (this.#inflight > 0) return this.#disposeAfterInflight(batch);
+    const outcome = startDrain(batch, () => {
+      this.#state = DISPOSED_STATE;
+    });
+    if (!(outcome instanceof Drain)) return outcome;
+    this.#state = DISPOSED_STATE;
+    return settled(outcome, batch.needsAwait);
+  }
+
+  /** The disposal when `release()`/`releaseGroup()` calls are still running: waits for them first. */
+  async #disposeAfterInflight(batch: Batch): Promise<void> {
     try {
-      if (this.#inflight > 0) {
-        if (this.#idle === null) {
-          let resolve!: () => void;
-          const promise = new Promise<void>((r) => (resolve = r));
-          this.#idle = { promise, resolve };
-        }
-        await this.#idle.promise;
+      if (this.#idle === null) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.#idle = { promise, resolve };
       }
+      await this.#idle.promise;
       await drain(batch);
     } finally {
       this.#state = DISPOSED_STATE;
     }
+  }
+
+  #abortReason(): RevokedError {
+    const what = this.#state.kind === 'disposing' ? 'is being disposed' : 'is disposed';
+    return new RevokedError(`${describeName(NAME, this.#name)} ${what}`, this.#name === undefined ? undefined : { resourceName: this.#name });
   }
 
   /** The list to add to, made on first use. Every addition goes through here: the hook point for per-entry tracking. */
@@ -472,7 +546,18 @@ export class ResourceScope implements AsyncDisposableStack {
   }
 
   #checkOpen(method: string): void {
-    if (this.#state.kind !== 'open') throw this.#disposedError(method, Promise.resolve());
+    if (this.#state.kind === 'open') return;
+    if (method === 'use' || method === 'adopt' || method === 'defer' || method === 'move') {
+      // The standard's methods throw the standard's error (invariant 5).
+      const error = new ReferenceError(`${describeName(NAME, this.#name)} is ${this.#state.kind}: cannot ${method}()`);
+      (error as ReferenceError & { code?: string }).code = 'ERR_SCOPE_DISPOSED';
+      throw error;
+    }
+    throw this.#disposedError(method, Promise.resolve());
+  }
+
+  static {
+    isScope = (value): value is ResourceScope => typeof value === 'object' && value !== null && #state in value;
   }
 
   #disposedError(method: string, released: Promise<void>): ScopeDisposedError {
@@ -481,8 +566,18 @@ export class ResourceScope implements AsyncDisposableStack {
   }
 }
 
-// As in the standard: one function under both names, and a data property for the tag.
-Object.defineProperty(ResourceScope.prototype, Symbol.asyncDispose, {
+/** The receiver as a scope, or the standard's TypeError for a method called on something else. */
+function own(receiver: unknown, method: string): ResourceScope {
+  if (!isScope(receiver)) throw notAnInstance(NAME, method, receiver);
+  return receiver;
+}
+
+// As in the standard: no parameter counted (the options are optional), one function under both
+// names, and a data property for the tag.
+Object.defineProperty(ResourceScope, 'length', { value: 0 });
+// Its name whatever a bundler or minifier renames the class to.
+Object.defineProperty(ResourceScope, 'name', { value: NAME });
+Object.defineProperty(ResourceScope.prototype, asyncDispose, {
   value: ResourceScope.prototype.disposeAsync,
   writable: true,
   enumerable: false,

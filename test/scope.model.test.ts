@@ -189,7 +189,7 @@ async function runProgram(ops: Op[], settle: (label: string) => Promise<void>, a
         modes.set(label, step.mode);
         const fn = releaseFn(step.mode);
         if (model.disposed) {
-          // add-or-reset: released at once, then ScopeDisposedError; defer: the standard's ReferenceError, nothing called.
+          // add-or-reset: released at once, then ScopeDisposedError; adopt, defer: the standard's plain ReferenceError, nothing called.
           let thrown: unknown;
           try {
             if (step.op === 'add') scope.add(label, fn);
@@ -198,8 +198,10 @@ async function runProgram(ops: Op[], settle: (label: string) => Promise<void>, a
           } catch (error) {
             thrown = error;
           }
-          assert.ok(thrown instanceof ScopeDisposedError);
-          if (step.op === 'add') {
+          if (step.op !== 'add') {
+            assert.ok(thrown instanceof ReferenceError && thrown.constructor === ReferenceError && (thrown as { code?: unknown }).code === 'ERR_SCOPE_DISPOSED');
+          } else {
+            assert.ok(thrown instanceof ScopeDisposedError);
             events.batches.push({ kind: 'add after dispose', labels: [label] });
             track(expectBatch(thrown.released, [label], undefined));
           }

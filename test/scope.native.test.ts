@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ResourceScope } from '../src/index.js';
+import { AsyncDisposableStack as PackageAsyncDisposableStack, ResourceScope } from '../src/index.js';
 import './support/leaks.js';
 
 import { runs } from './support/model.js';
@@ -269,12 +269,23 @@ async function run(make: () => AsyncDisposableStack, ops: Op[]): Promise<unknown
   return log;
 }
 
-describe('ResourceScope against the native AsyncDisposableStack', { skip: Native === undefined ? 'the runtime has no native AsyncDisposableStack (Node 24 has one)' : false }, () => {
+describe('ResourceScope and the package’s AsyncDisposableStack against the native one', { skip: Native === undefined ? 'the runtime has no native AsyncDisposableStack (Node 24 has one)' : false }, () => {
   it('observes the same releases, order, return values, errors and re-entry results for random programs', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
         const expected = await run(() => new Native!(), ops);
         const actual = await run(() => new ResourceScope(), ops);
+        assert.deepEqual(actual, expected);
+      }),
+      { numRuns: runs },
+    );
+  });
+
+  it('the package’s AsyncDisposableStack observes the same as the native one for random programs', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+        const expected = await run(() => new Native!(), ops);
+        const actual = await run(() => new PackageAsyncDisposableStack() as unknown as AsyncDisposableStack, ops);
         assert.deepEqual(actual, expected);
       }),
       { numRuns: runs },

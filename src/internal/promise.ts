@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { SuppressedError } from '../suppressed-error.js';
+import { SuppressedError } from './suppressed-error.js';
 
 /** A promise with its settling functions outside. */
 export interface Deferred<T> {

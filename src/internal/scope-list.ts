@@ -22,13 +22,13 @@
  *    An entry out of the list has index {@link REMOVED} or {@link RELEASED}.
  * 5. A group's `open` (and `close`, once closed) is the slot of its marker; both are -1 once the
  *    group left the list.
- * 6. A {@link Batch} (what a release runs over) has this same layout; {@link drain} runs one.
+ * 6. A {@link Batch} (what a release runs over) has this same layout; `scope-drain.ts` runs one.
+ * 7. `needsAwait` is set by a `use(null)` or `use(undefined)` of an asynchronous stack: the
+ *    standard's one turn at the end of a disposal that awaited nothing else.
  *
  * @module
  */
-import { SUPPRESSED_DURING_DISPOSAL, SuppressedError } from '../suppressed-error.js';
-import { isThenable } from './promise.js';
-import { DescribedEntry, RELEASED, ScopeEntry, entryIndex, runRelease, setEntryIndex, unlinkEntry, type Fn, type REMOVED } from './scope-entry.js';
+import { DescribedEntry, RELEASED, ScopeEntry, entryIndex, setEntryIndex, unlinkEntry, type Fn, type REMOVED } from './scope-entry.js';
 
 /** An unlinked slot. Zero, so fresh and trimmed `kinds` storage reads as holes. */
 export const HOLE = 0;
@@ -92,12 +92,14 @@ export interface Batch {
   readonly length: number;
   /** Resources in the batch. */
   readonly count: number;
+  /** Invariant 7. */
+  readonly needsAwait: boolean;
 }
 
 /** Slots per chunk, as a shift and a mask. */
-const SHIFT = 10;
+export const SHIFT = 10;
 const CHUNK = 1 << SHIFT;
-const MASK = CHUNK - 1;
+export const MASK = CHUNK - 1;
 
 /** A batch of one release: `fn(value)`. */
 export function single(fn: unknown, value: unknown): Batch {
@@ -129,6 +131,7 @@ export class EntryList implements Batch {
   markers = 0;
   entries = 0;
   count = 0;
+  needsAwait = false;
 
   /** What slot `index` holds. */
   item(index: number): unknown {
@@ -393,49 +396,4 @@ export class EntryList implements Batch {
     while (chunks.length > 1 && (chunks.length - 1) << SHIFT >= this.length) chunks.pop();
     if (chunks.length === 1) (chunks[0] as unknown[]).length = Math.min((chunks[0] as unknown[]).length, this.length);
   }
-}
-
-/**
- * Runs the releases of `batch` newest-first, one at a time: a release that returns a thenable is
- * awaited before the next starts; one that returns anything else costs no microtask turn. Every
- * release runs even when some throw; the failures are chained as the standard's `DisposeResources`
- * does (`new SuppressedError(newer, older)`) and the promise rejects with the chain.
- */
-export async function drain(batch: Batch): Promise<void> {
-  const { chunks, kinds } = batch;
-  let failed = false;
-  let error: unknown;
-  for (let i = batch.length - 1; i >= 0; i--) {
-    const kind = kinds[i];
-    if (kind === HOLE || kind === OPEN || kind === CLOSE) continue;
-    try {
-      let result: unknown;
-      if (kind === DEFER) {
-        // Called through a local: `chunk[i]()` would hand the chunk to the callback as `this`.
-        const fn = (chunks[i >>> SHIFT] as unknown[])[i & MASK] as Fn;
-        result = fn();
-      } else if (kind === TAIL) {
-        const method = (chunks[i >>> SHIFT] as unknown[])[i & MASK] as Fn;
-        i--;
-        const value = (chunks[i >>> SHIFT] as unknown[])[i & MASK];
-        const head = kinds[i];
-        if (head === ADOPT) {
-          result = method(value);
-        } else if (head === USE) {
-          result = method.call(value);
-        } else {
-          // USE_SYNC: the standard wraps a `Symbol.dispose` method so that what it returns is not awaited.
-          method.call(value);
-          continue;
-        }
-      } else {
-        result = runRelease((chunks[i >>> SHIFT] as unknown[])[i & MASK] as ScopeEntry);
-      }
-      if (isThenable(result)) await result;
-    } catch (thrown) {
-      error = failed ? new SuppressedError(thrown, error, SUPPRESSED_DURING_DISPOSAL) : thrown;
-      failed = true;
-    }
-  }
-  if (failed) throw error;
 }

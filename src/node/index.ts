@@ -26,6 +26,7 @@ export type { ManagedTimerOptions } from './timers.js';
 export { ManagedListener, addManagedListener } from './listeners.js';
 export type { ManagedListenerOptions } from './listeners.js';
 export { ManagedAbortController } from './abort-controller.js';
+export type { ManagedAbortControllerOptions } from './abort-controller.js';
 export { ShutdownScope, shutdownScope } from './shutdown.js';
 export type { ShutdownOptions, ShutdownPhase } from './shutdown.js';
 export { asyncLocalContext, enableDebug } from './debug.js';

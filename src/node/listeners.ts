@@ -13,16 +13,23 @@
  *    exactly once and the target holds no reference to it.
  * 3. Errors propagate as from an unmanaged listener: a synchronous throw reaches the emitter (or
  *    the runtime's error reporting for an EventTarget); a rejection is the same rejection.
+ * 4. The listener gets the event's own arguments, then the kick signal as the last one: the one
+ *    rule for every managed listener of the library (timers get `fn(signal)` alike).
+ * 5. With `scope`, the listener is in that scope and follows its `signal`: it is not called from
+ *    the first synchronous step of the scope's disposal, even by an event that a newer entry's
+ *    release emits while the listener waits for its own turn to be removed.
+ * 6. Every option is read once and all are checked before the listener is added.
  *
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { checkFunction, checkOptions, expected } from '../internal/validate.js';
+import { checkFunction, expected } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
 import { checkOptionalBoolean } from './internal/util.js';
+import { bindToScope, readManagedOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
 
 /** Options of {@link addManagedListener}. */
-export interface ManagedListenerOptions extends ManagedOptions {
+export interface ManagedListenerOptions extends ManagedOptions, ScopeBindingOptions {
   /** Call at most once (`once` of both kinds of target). Default: `false`. */
   once?: boolean;
   /** EventTarget only: listen in the capture phase. Default: `false`. */
@@ -49,6 +56,8 @@ type Target = EventEmitter | EventTarget;
  */
 export class ManagedListener<T extends Target = Target> extends ManagedResource<T> {
   readonly #remove: () => void;
+  /** Takes the listener out of its scope when it is revoked on its own (see `scope-binding.ts`). */
+  readonly #unbind: (() => void) | undefined;
 
   /** @internal Use {@link addManagedListener}. */
   constructor(target: T, type: string | symbol, listener: (...args: never[]) => unknown, options?: ManagedListenerOptions) {
@@ -57,18 +66,22 @@ export class ManagedListener<T extends Target = Target> extends ManagedResource<
       throw expected(kind === 'target' ? 'a string' : 'a string or a symbol', 'type', type);
     }
     checkFunction(listener, 'listener');
-    checkOptions(options);
-    checkOptionalBoolean(options?.once, 'options.once');
-    checkOptionalBoolean(options?.capture, 'options.capture');
-    checkOptionalBoolean(options?.passive, 'options.passive');
-    super(target, options?.name === undefined ? { ...options, name: String(type) } : options);
+    const { managed, scope } = readManagedOptions(options, `a managed listener for ${String(type)}`);
+    const onceOption = options?.once;
+    const captureOption = options?.capture;
+    const passive = options?.passive;
+    checkOptionalBoolean(onceOption, 'options.once');
+    checkOptionalBoolean(captureOption, 'options.capture');
+    checkOptionalBoolean(passive, 'options.passive');
+    if (managed.name === undefined) managed.name = String(type);
+    super(target, managed);
     const call = listener as (...a: unknown[]) => unknown;
     const wrapper = (self: ManagedListener<T>) =>
       function (this: unknown, ...eventArgs: unknown[]): unknown {
         return self.tryWith((_target, signal) => call.call(this, ...eventArgs, signal));
       };
     const fn = wrapper(this);
-    const once = options?.once === true;
+    const once = onceOption === true;
     if (kind === 'emitter') {
       const emitter = target as EventEmitter;
       if (once) emitter.once(type, fn);
@@ -76,12 +89,18 @@ export class ManagedListener<T extends Target = Target> extends ManagedResource<
       this.#remove = () => void emitter.removeListener(type, fn);
     } else {
       const eventTarget = target as EventTarget;
-      const capture = options?.capture === true;
+      const capture = captureOption === true;
       const flags: AddEventListenerOptions = { capture, once };
-      if (options?.passive !== undefined) flags.passive = options.passive;
+      if (passive !== undefined) flags.passive = passive;
       eventTarget.addEventListener(type as string, fn, flags);
       this.#remove = () => eventTarget.removeEventListener(type as string, fn, { capture });
     }
+    this.#unbind = scope === undefined ? undefined : bindToScope(this, scope);
+  }
+
+  protected override drain(timeout: number): Promise<boolean> {
+    this.#unbind?.();
+    return super.drain(timeout);
   }
 
   protected override releaseResource(): void {

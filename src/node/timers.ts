@@ -10,16 +10,19 @@
  * 3. The timer is cleared exactly once, after the drain; nothing keeps the callback afterwards.
  * 4. A callback that throws or rejects does so as it would from a plain timer (an uncaught
  *    exception, an unhandled rejection): managing a timer does not hide its errors.
+ * 5. With `scope`, the timer is in that scope and follows its `signal`: no tick runs from the first
+ *    synchronous step of the scope's disposal, whatever the scope releases first.
+ * 6. Every option is read once and all are checked before the timer is created.
  *
  * @module
  */
-import { checkFunction, checkOptions } from '../internal/validate.js';
+import { checkDelay, checkFunction } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
-import { checkDelay } from '../internal/validate.js';
 import { checkOptionalBoolean } from './internal/util.js';
+import { bindToScope, readManagedOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
 
 /** Options of {@link setManagedTimeout} and {@link setManagedInterval}. */
-export interface ManagedTimerOptions extends ManagedOptions {
+export interface ManagedTimerOptions extends ManagedOptions, ScopeBindingOptions {
   /** Do not keep the process alive for this timer alone (`timer.unref()`). Default: `false`. */
   unref?: boolean;
 }
@@ -39,12 +42,16 @@ type Callback = (signal: AbortSignal) => unknown;
  * ```
  */
 export class ManagedTimer extends ManagedResource<Timer> {
+  /** Takes the timer out of its scope when it is revoked on its own (see `scope-binding.ts`). */
+  readonly #unbind: (() => void) | undefined;
+
   /** @internal Use {@link setManagedTimeout} or {@link setManagedInterval}. */
   constructor(kind: 'timeout' | 'interval', callback: Callback, delay: number, options?: ManagedTimerOptions) {
     checkFunction(callback, 'callback');
     checkDelay(delay, 'delay');
-    checkOptions(options);
-    checkOptionalBoolean(options?.unref, 'options.unref');
+    const { managed, scope } = readManagedOptions(options, `a managed ${kind}`);
+    const unref = options?.unref;
+    checkOptionalBoolean(unref, 'options.unref');
     // The callback runs only through tryWith: the gate. The tick reaches the instance through
     // `late` (the timer must exist before the instance does: it is the resource).
     const late: { self?: ManagedTimer } = {};
@@ -53,14 +60,20 @@ export class ManagedTimer extends ManagedResource<Timer> {
       late.self?.tryWith(run);
     };
     const timer = kind === 'timeout' ? setTimeout(tick, delay) : setInterval(tick, delay);
-    if (options?.unref === true) timer.unref();
+    if (unref === true) timer.unref();
     try {
-      super(timer, options, kind === 'timeout' ? clearTimeout : clearInterval);
+      super(timer, managed, kind === 'timeout' ? clearTimeout : clearInterval);
     } catch (error) {
       clearTimeout(timer);
       throw error;
     }
     late.self = this;
+    this.#unbind = scope === undefined ? undefined : bindToScope(this, scope);
+  }
+
+  protected override drain(timeout: number): Promise<boolean> {
+    this.#unbind?.();
+    return super.drain(timeout);
   }
 
   /** Keeps the process alive for this timer (the default). No-op once revoked. */

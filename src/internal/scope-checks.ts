@@ -1,0 +1,48 @@
+/**
+ * The checks the standard's constructors and methods make, shared by `ResourceScope`,
+ * `AsyncDisposableStack`, `DisposableStack` and `SuppressedError`: the prototype a constructor
+ * gives its instance, the receiver check, and the error for use after disposal.
+ *
+ * Invariants:
+ * 1. {@link adoptPrototype} leaves an instance made from an object `new.target.prototype` as it is
+ *    and gives one made from a primitive `prototype` the class's own prototype, as the standard's
+ *    `GetPrototypeFromConstructor` does (a class in JavaScript would get `Object.prototype`).
+ * 2. The errors are the standard's own classes, made in the realm this module was evaluated in:
+ *    `assert.throws(ReferenceError, ...)` of a conformance suite compares constructors.
+ * 3. No message runs code of the caller's (see `validate.ts`).
+ *
+ * @module
+ */
+import { show } from './validate.js';
+
+/**
+ * The prototype an instance made with `new.target` must have. The engine has already made
+ * `instance` from `newTarget.prototype`, or from `Object.prototype` when that was not an object;
+ * only that second case is ambiguous (`Reflect.construct(C, [], Object)` gives `Object.prototype`
+ * rightly), so only then is `newTarget.prototype` read again. Sets and returns the prototype.
+ *
+ * @example
+ * ```ts
+ * function Target() {}
+ * Target.prototype = 1;
+ * Object.getPrototypeOf(Reflect.construct(AsyncDisposableStack, [], Target)) === AsyncDisposableStack.prototype; // => true
+ * ```
+ */
+export function adoptPrototype(instance: object, newTarget: object, own: object): object {
+  const made = Object.getPrototypeOf(instance) as object;
+  if (made !== Object.prototype) return made;
+  const proto = (newTarget as { prototype?: unknown }).prototype;
+  if (proto !== null && (typeof proto === 'object' || typeof proto === 'function')) return made;
+  Object.setPrototypeOf(instance, own);
+  return own;
+}
+
+/** The TypeError for a method called on something that is not an instance: the standard's RequireInternalSlot. */
+export function notAnInstance(kind: string, method: string, receiver: unknown): TypeError {
+  return new TypeError(`${kind}.prototype.${method} called on ${show(receiver)}, which is not a ${kind}`);
+}
+
+/** The standard's error for a stack used after disposal: a plain `ReferenceError`. */
+export function disposedError(what: string, method: string): ReferenceError {
+  return new ReferenceError(`${what} is disposed: cannot ${method}()`);
+}
