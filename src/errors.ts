@@ -130,11 +130,13 @@ export class RevokeDeadlockError extends Error {
 }
 
 /**
- * Something was added to a scope that is no longer open (disposing or disposed): the standard's
+ * Something was added to a scope that is no longer open (disposing or disposed), through the devres
+ * side of `ResourceScope` (`add`, `getOrAdd`, groups, a managed form bound with `{ scope }`): a
  * `ReferenceError` for use after dispose, with a code. For `add()` the value was released instead
  * (the kernel's `devm_add_action_or_reset`): `released` settles when that release has finished and
- * rejects with what it threw. For the standard's methods nothing was called and `released` is
- * already resolved.
+ * rejects with what it threw; elsewhere nothing was called and `released` is already resolved. The
+ * standard's methods (`use`, `adopt`, `defer`, `move`) throw a plain `ReferenceError`, as the
+ * standard says, with the same `code`.
  *
  * @example
  * ```ts

@@ -86,6 +86,17 @@ export class DeviceScope extends ResourceScope {
   }
 
   /**
+   * The binding's kick: aborted in the first synchronous step of unbind (before the device nodes
+   * are revoked, `remove()` runs or anything is released), which is when this scope begins to go
+   * away. The same mechanism as every `ResourceScope`'s `signal`: whatever is bound to it, the
+   * helpers below and `revocable/node`'s managed forms given `{ scope: device.managed }`, is not
+   * called again from that step.
+   */
+  override get signal(): AbortSignal {
+    return gate.signal(this.#link.callbacks);
+  }
+
+  /**
    * The kernel's `devm_revocable_provider_alloc`: a {@link Revocable} for `resource`, revoked (and
    * so drained, then released) when the managed resources are released at unbind. Hand consumers
    * `provider.handle()`: after unbind their accesses fail `ENODEV`.
@@ -190,7 +201,7 @@ export class DeviceScope extends ResourceScope {
   abortController(): AbortController {
     const controller = new AbortController();
     allowManyListeners(controller.signal);
-    const kick = gate.signal(this.#link.callbacks);
+    const kick = this.signal;
     const onKick = (): void => controller.abort(kick.reason);
     if (kick.aborted) onKick();
     else kick.addEventListener('abort', onKick, { once: true });

@@ -9,6 +9,7 @@ import { describe, it, mock } from 'node:test';
 import { Bus, Device, DeviceError, DevFs, ProbeDeferError, type DeviceEvent, type DeviceScope, type Driver } from '../../src/device/index.js';
 import { DrainTimeoutError, ResourceScope, RevokedError, type RevocableHandle } from '../../src/index.js';
 import { deferred, flushMicrotasks, state } from '../support/deferred.js';
+import { addManagedListener } from '../../src/node/index.js';
 import '../support/leaks.js';
 
 const code = (expected: string) => (error: unknown): boolean => error instanceof DeviceError && error.code === expected;
@@ -596,6 +597,46 @@ describe('device.managed helpers', () => {
     for (const check of checks) check();
     assert.equal(device.managed.size, 0);
     await bus.remove(device);
+  });
+});
+
+describe('device.managed.signal: the scope signal of a binding', () => {
+  it('aborts at the first step of unbind, so a managed listener bound to the scope never fires while older entries are released', async () => {
+    const bus = new Bus({ name: 'b' });
+    const target = new EventTarget();
+    const calls: string[] = [];
+    const slowRelease = deferred();
+    let signalAtRemove: boolean | undefined;
+    await bus.register({
+      name: 'd',
+      match: () => true,
+      probe(device) {
+        // The oldest entry: without the scope's signal it would be released last, and fire until then.
+        addManagedListener(target, 'tick', () => void calls.push('bound to the scope'), { scope: device.managed });
+        device.managed.listener(target, 'tick', (_event: Event, signal: AbortSignal) => void calls.push(`helper, signal ${signal.aborted ? 'aborted' : 'live'}`));
+        device.managed.defer(() => slowRelease.promise);
+      },
+      remove(device) {
+        signalAtRemove = device.managed.signal.aborted;
+      },
+    });
+    const device = new Device({ name: 'd0' });
+    await bus.add(device);
+    target.dispatchEvent(new Event('tick'));
+    assert.deepEqual(calls.sort(), ['bound to the scope', 'helper, signal live']);
+    const scope = device.managed;
+    assert.equal(scope.signal.aborted, false);
+    const removal = bus.remove(device);
+    await flushMicrotasks();
+    assert.equal(scope.signal.aborted, true, 'aborted in the first step, before the releases');
+    assert.ok(scope.signal.reason instanceof RevokedError);
+    target.dispatchEvent(new Event('tick'));
+    assert.equal(calls.length, 2, 'nothing fires while the slow release is pending');
+    slowRelease.resolve();
+    await removal;
+    assert.equal(signalAtRemove, true, 'remove() runs after the signal aborted');
+    target.dispatchEvent(new Event('tick'));
+    assert.equal(calls.length, 2);
   });
 });
 
