@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { once } from 'node:events';
+import { setImmediate as turn } from 'node:timers/promises';
 import { after, describe, it, type TestContext } from 'node:test';
 import { RevokedError } from '../src/index.js';
 import { manageServer, type ManagedServer } from '../src/node/index.js';
@@ -102,7 +103,7 @@ describe('ManagedServer over http', () => {
     await revoked;
   });
 
-  it('closes idle keep-alive connections at once, while a busy one is still in flight', async (t) => {
+  it('closes an idle keep-alive connection once the idle grace has passed, while a busy one is still in flight', async (t) => {
     const gate = deferred();
     const slow = counter(1);
     const managed = managedHttp(t, serve(async (req, res) => {
@@ -111,7 +112,7 @@ describe('ManagedServer over http', () => {
         await gate.promise;
       }
       res.end('ok');
-    }));
+    }), { idleGrace: 20 });
     const port = await listen(managed.server);
     const idle = raw(port);
     const answered = once(idle.socket, 'data');
@@ -128,6 +129,93 @@ describe('ManagedServer over http', () => {
     gate.resolve();
     assert.equal((await busy).body, 'ok');
     await revoked;
+    assert.equal(managed.report?.graceful, true);
+  });
+
+  it('serves, with Connection: close, a request sent on an idle keep-alive connection after the revoke started', async (t) => {
+    const managed = managedHttp(t, (req, res) => res.end(`body of ${req.url}`));
+    const port = await listen(managed.server);
+    const client = raw(port);
+    const answered = once(client.socket, 'data');
+    client.socket.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered; // idle now: Node's close() would destroy it, and lose what comes next
+    const revoked = managed.revoke();
+    client.socket.write('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(await client.received);
+    assert.deepEqual(responses.map((r) => r.body), ['body of /1', 'body of /2']);
+    assert.deepEqual(responses.map((r) => /connection: (\S+)/i.exec(r.head)?.[1]), ['keep-alive', 'close']);
+    await revoked;
+    assert.equal(managed.report?.graceful, true);
+  });
+
+  it('gives the idle grace to a connection whose keep-alive response was under way at the revoke: the next request is served', async (t) => {
+    const gate = deferred();
+    const entered = counter(1);
+    const managed = managedHttp(t, serve(async (req, res) => {
+      if (req.url === '/1') {
+        res.writeHead(200, { 'content-length': 4 }); // the head says keep-alive before the revoke
+        entered.hit();
+        await gate.promise;
+        res.end('done');
+      } else res.end(`body of ${req.url}`);
+    }));
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await entered.reached;
+    const revoked = managed.revoke();
+    let text = '';
+    const first = new Promise<void>((resolve) => {
+      client.socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.endsWith('done')) resolve();
+      });
+    });
+    gate.resolve();
+    await first;
+    client.socket.write('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n'); // as a keep-alive client may, at once
+    const responses = parseResponses(await client.received);
+    assert.deepEqual(responses.map((r) => r.body), ['done', 'body of /2']);
+    assert.deepEqual(responses.map((r) => /connection: (\S+)/i.exec(r.head)?.[1]), ['keep-alive', 'close']);
+    await revoked;
+  });
+
+  it('starts the idle grace again when part of a request has arrived, and serves it once complete', async (t) => {
+    const managed = managedHttp(t, (req, res) => res.end(`body of ${req.url}`), { idleGrace: 1_000 });
+    const sockets: net.Socket[] = [];
+    managed.server.on('connection', (socket: net.Socket) => sockets.push(socket));
+    const port = await listen(managed.server);
+    const slowClient = raw(port);
+    const quietClient = raw(port);
+    await Promise.all([slowClient.connected, quietClient.connected]);
+    while (sockets.length < 2) await turn();
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const revoked = managed.revoke();
+    const server = sockets.find((s) => s.remotePort === slowClient.socket.localPort) as net.Socket;
+    slowClient.socket.write('GET /late HT');
+    while (server.bytesRead === 0) await turn();
+    t.mock.timers.tick(1_000); // the grace has passed for both
+    for (let i = 0; i < 5; i++) await turn();
+    assert.equal(server.destroyed, false, 'bytes arrived during the grace: a request is on its way');
+    assert.equal(await quietClient.received, '', 'the connection that received nothing is closed');
+    t.mock.timers.reset();
+    slowClient.socket.write('TP/1.1\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(await slowClient.received);
+    assert.deepEqual(responses.map((r) => r.body), ['body of /late']);
+    await revoked;
+  });
+
+  it('bounds the idle grace by the deadline', async (t) => {
+    const managed = managedHttp(t, (_req, res) => res.end('ok'), { idleGrace: Infinity });
+    const port = await listen(managed.server);
+    const client = raw(port);
+    await client.connected;
+    while (managed.connections < 1) await turn();
+    await managed.revoke({ timeout: 0 });
+    await client.received;
+    assert.equal(managed.report?.graceful, false);
+    assert.equal(managed.report?.destroyed, 1);
+    assert.deepEqual(managed.report?.cut, [], 'no request was cut: the connection was idle');
   });
 
   it('cuts a request stuck past the deadline, reports it, and resolves when every connection is gone', async (t) => {
