@@ -70,7 +70,8 @@ export class ManagedResource<T> extends Revocable<T> {
     super(resource, name === undefined ? { release: close } : { name, release: close });
     late.self = this;
     this.#timeout = timeout;
-    this.#kick = this.tryWith(kickSignal) as AbortSignal;
+    // The core's own tryWith: a subclass may override it with one that needs its fields, not set yet.
+    this.#kick = Revocable.prototype.tryWith.call(this, kickSignal) as AbortSignal;
     if (parent !== undefined) {
       const listener = (): void => {
         this.revoke().catch(warn);
