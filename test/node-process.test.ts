@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it, mock, type TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { RevokedError } from '../src/index.js';
-import { manageChildProcess, manageWorker, type ManagedWorkerOptions } from '../src/node/index.js';
+import { ParallelScope, manageChildProcess, manageWorker, type ManagedWorkerOptions } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
@@ -297,6 +297,30 @@ describe('ManagedWorker', () => {
     assert.throws(() => managed.with(() => proxy), TypeError);
     assert.equal(managed.accesses, 0, 'no access leaked');
     await managed.revoke();
+  });
+
+  it('stops N workers side by side in a ParallelScope: every stop is asked before any grace has passed', async (t) => {
+    const N = 4;
+    const GRACE = 400;
+    const workers = await Promise.all(Array.from({ length: N }, () => worker(t)));
+    for (const { worker: w } of workers) w.postMessage('busy'); // deaf to 'stop': each needs its grace
+    await Promise.all(workers.map(({ next }) => next()));
+    const events: string[] = [];
+    const pool = new ParallelScope({ name: 'workers' });
+    for (const [i, { worker: w }] of workers.entries()) {
+      w.once('exit', () => events.push(`exit ${i}`));
+      pool.use(manageWorker(w, { grace: GRACE, stop: (target) => (events.push(`stop ${i}`), target.postMessage('stop')) }));
+    }
+    const start = performance.now();
+    await pool.disposeAsync();
+    const elapsed = performance.now() - start;
+    const firstExit = events.findIndex((e) => e.startsWith('exit'));
+    assert.equal(events.slice(0, firstExit).filter((e) => e.startsWith('stop')).length, N, `all asked before the first exit: ${events.join(', ')}`);
+    assert.equal(events.filter((e) => e.startsWith('exit')).length, N);
+    // One after another would take at least N graces; side by side takes about one. The bound
+    // leaves N - 1 graces of slack for a slow machine.
+    t.diagnostic(`${N} workers with a ${GRACE} ms grace stopped in ${Math.round(elapsed)} ms`);
+    assert.ok(elapsed < N * GRACE, `took ${elapsed} ms`);
   });
 
   it('refuses bad arguments, before anything is changed', async (t) => {
