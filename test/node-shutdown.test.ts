@@ -343,6 +343,7 @@ function get(port: number, path: string): Promise<string> {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () => resolve(body));
+        res.on('error', reject);
       })
       .on('error', reject);
   });
@@ -391,6 +392,44 @@ describe('shutdownScope, with real signals to a real process', () => {
     assert.equal(code, 1);
     assert.match(app.stderr(), /a release failed: Error: cache flush failed/);
     assert.match(app.stdout(), /database closed/);
+  });
+
+  for (const [mode, event] of [['crash', 'uncaughtException'], ['reject', 'unhandledRejection']] as const) {
+    it(`on an ${event} drains, releases everything and exits 1`, async (t) => {
+      const app = await program(t, mode);
+      const slow = get(app.port, '/slow');
+      await app.waitFor('request /slow started');
+      void get(app.port, '/crash').catch(() => {});
+      assert.equal(await slow, 'done /slow', 'the request in flight is still answered');
+      const [code] = await app.exited;
+      assert.equal(code, 1);
+      assert.match(app.stderr(), new RegExp(`app: ${event}: Error: handler (crashed|rejected)`));
+      // The request that crashed its handler is never answered: the server's deadline cuts it.
+      const cut = mode === 'crash' ? "; 1 request cut at a server's deadline" : '';
+      assert.match(app.stderr(), new RegExp(`app: released in \\d+ ms${cut} after an uncaught error \\(code 1\\)`));
+      assert.deepEqual(app.stdout().trim().split('\n').slice(-2), [`api drained: graceful ${String(mode !== 'crash')}`, 'database closed']);
+    });
+  }
+
+  it('says how many requests were cut at the deadline, and exits 1', async (t) => {
+    const app = await program(t, 'cut');
+    void get(app.port, '/stuck').catch(() => {});
+    await app.waitFor('request /stuck started');
+    app.child.kill('SIGTERM');
+    const [code] = await app.exited;
+    assert.equal(code, 1);
+    assert.match(app.stderr(), /app: cut GET \/stuck from 127\.0\.0\.1:\d+ \(api, response truncated\)/);
+    assert.match(app.stderr(), /app: released in \d+ ms; 1 request cut at a server's deadline \(code 1\)/);
+  });
+
+  it('keeps exit code 0 for cut requests with failOnCut: false', async (t) => {
+    const app = await program(t, 'cut-ok');
+    void get(app.port, '/stuck').catch(() => {});
+    await app.waitFor('request /stuck started');
+    app.child.kill('SIGTERM');
+    const [code] = await app.exited;
+    assert.equal(code, 0);
+    assert.match(app.stderr(), /1 request cut at a server's deadline \(code 0\)/);
   });
 
   it('exits 1 when the release outlasts its timeout', async (t) => {
