@@ -6,11 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { setImmediate as turn } from 'node:timers/promises';
 import { after, describe, it, type TestContext } from 'node:test';
-import { RevokedError } from '../src/index.js';
-import { manageServer, type ManagedServer } from '../src/node/index.js';
+import { Revocable, RevokedError } from '../src/index.js';
+import { ClientDisconnectedError, ManagedAbortController, manageServer, type ManagedServer, type RequestSignalOptions } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
@@ -439,6 +439,133 @@ describe('ManagedServer over http', () => {
     assert.throws(() => manageServer(server), /already is/);
     assert.throws(() => manageServer(net.createServer(), { kick: 1 as never }), TypeError);
     assert.throws(() => manageServer(net.createServer(), { timeout: -5 }), RangeError);
+    await managed.revoke();
+  });
+});
+
+describe('ManagedServer.requestSignal', () => {
+  const leaks = leakCheck();
+  after(() => leaks());
+
+  /** A server whose handler takes the request's signal and waits for it, or for `finish`. */
+  function signalling<T>(t: TestContext, options?: RequestSignalOptions<T>) {
+    const signals: AbortSignal[] = [];
+    const entered = counter(1);
+    const finish = deferred();
+    const managed = managedHttp(t, serve(async (req, res) => {
+      const signal = managed.requestSignal(req, res, options);
+      signals.push(signal);
+      entered.hit();
+      await Promise.race([finish.promise, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      if (!res.destroyed) res.end(signal.aborted ? 'kicked' : 'done');
+    }));
+    return { managed, signals, entered, finish };
+  }
+
+  it("aborts at the server's kick with the server's RevokedError, and the request is still answered", async (t) => {
+    const { managed, signals, entered } = signalling(t);
+    const port = await listen(managed.server);
+    const response = request(port, '/long-poll');
+    await entered.reached;
+    const revoked = managed.revoke();
+    assert.ok(signals[0]?.aborted);
+    assert.ok(signals[0]?.reason instanceof RevokedError);
+    assert.equal((await response).body, 'kicked');
+    await revoked;
+  });
+
+  it('aborts when the client disconnects before the response is complete', async (t) => {
+    const { managed, signals, entered } = signalling(t);
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await entered.reached;
+    const aborted = once(signals[0] as AbortSignal, 'abort');
+    client.socket.destroy();
+    await aborted;
+    assert.ok(signals[0]?.reason instanceof ClientDisconnectedError);
+    assert.equal((signals[0]?.reason as ClientDisconnectedError).code, 'ECONNRESET');
+    assert.match((signals[0]?.reason as Error).message, /before the response to GET \/a was complete/);
+    await managed.revoke();
+  });
+
+  it("aborts when the resource it is given is revoked, with the resource's RevokedError", async (t) => {
+    const tenant = new Revocable({ db: true }, { name: 'tenant acme' });
+    const { managed, signals, entered } = signalling(t, { resource: tenant.handle() });
+    const port = await listen(managed.server);
+    const response = request(port, '/acme');
+    await entered.reached;
+    await tenant.revoke();
+    assert.ok(signals[0]?.aborted);
+    assert.match((signals[0]?.reason as Error).message, /Revocable "tenant acme" was revoked/);
+    assert.equal((await response).body, 'kicked');
+    await managed.revoke();
+  });
+
+  it('is aborted from the start for a resource already revoked, or a signal already aborted', async (t) => {
+    const tenant = new Revocable({}, { name: 'gone' });
+    await tenant.revoke();
+    for (const resource of [tenant, AbortSignal.abort(new Error('cancelled'))]) {
+      const managed = managedHttp(t, (req, res) => {
+        const signal = managed.requestSignal(req, res, { resource });
+        res.end(signal.aborted ? (signal.reason as Error).message : 'live');
+      });
+      const port = await listen(managed.server);
+      assert.match((await request(port, '/')).body, /Revocable "gone" was revoked|cancelled/);
+      await managed.revoke();
+    }
+  });
+
+  it('leaves a finished request unaborted, and holds no listener on the server or the resource once it has closed', async (t) => {
+    const tenant = new ManagedAbortController({ name: 'tenant' });
+    const { managed, signals, entered, finish } = signalling(t, { resource: tenant.signal });
+    const before = [getEventListeners(managed.signal, 'abort').length, getEventListeners(tenant.signal, 'abort').length];
+    const port = await listen(managed.server);
+    const response = request(port, '/');
+    await entered.reached;
+    assert.deepEqual([getEventListeners(managed.signal, 'abort').length, getEventListeners(tenant.signal, 'abort').length], before.map((n) => n + 1));
+    finish.resolve();
+    assert.equal((await response).body, 'done');
+    while (getEventListeners(managed.signal, 'abort').length > (before[0] as number)) await turn();
+    assert.equal(getEventListeners(tenant.signal, 'abort').length, before[1]);
+    assert.equal(signals[0]?.aborted, false);
+    await Promise.all([managed.revoke(), tenant.revoke()]);
+  });
+
+  it('leaves the kick out with kick: false', async (t) => {
+    const { managed, signals, entered, finish } = signalling(t, { kick: false });
+    const port = await listen(managed.server);
+    const response = request(port, '/');
+    await entered.reached;
+    const revoked = managed.revoke();
+    assert.equal(signals[0]?.aborted, false);
+    finish.resolve();
+    assert.equal((await response).body, 'done');
+    await revoked;
+  });
+
+  it('refuses bad arguments, reading each option once', async (t) => {
+    const checks = deferred<void>();
+    const managed = managedHttp(t, (req, res) => {
+      try {
+        assert.throws(() => managed.requestSignal({} as http.IncomingMessage, res), /Expected `req` to be an http.IncomingMessage/);
+        assert.throws(() => managed.requestSignal(req, {} as http.ServerResponse), /Expected `res` to be an http.ServerResponse/);
+        assert.throws(() => managed.requestSignal(req, res, { resource: {} as AbortSignal }), /Expected `options.resource` to be a Revocable, a RevocableHandle, an AbortSignal or undefined/);
+        assert.throws(() => managed.requestSignal(req, res, { kick: 'no' as never }), /Expected `options.kick` to be a boolean/);
+        assert.throws(() => managed.requestSignal(req, res, null as never), TypeError);
+        const reads: string[] = [];
+        const options = new Proxy({ kick: true }, { get: (target, key: string) => (reads.push(key), target[key as 'kick']) });
+        managed.requestSignal(req, res, options as RequestSignalOptions<unknown>);
+        assert.deepEqual(reads.sort(), ['kick', 'resource']);
+        checks.resolve();
+      } catch (error) {
+        checks.reject(error);
+      }
+      res.end();
+    });
+    const port = await listen(managed.server);
+    await request(port, '/');
+    await checks.promise;
     await managed.revoke();
   });
 });

@@ -17,8 +17,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RevokedError, describeName } from '../errors.js';
 import { Revocable, RevocableHandle } from '../revocable.js';
 
-/** What a request's signal may also follow: a resource (its revoke) or any signal. */
-export type RequestSignalSource = Revocable<unknown> | RevocableHandle<unknown> | AbortSignal;
+/**
+ * What a request's signal may also follow: a `Revocable` (any managed resource) or a
+ * `RevocableHandle`, whose revoke aborts it, or any `AbortSignal`.
+ */
+export type RequestSignalSource<T = unknown> = Revocable<T> | RevocableHandle<T> | AbortSignal;
 
 /**
  * The client closed the connection before the response was complete: the reason of a request
@@ -44,7 +47,7 @@ export class ClientDisconnectedError extends Error {
 }
 
 /** The abort signal of a resource: its kick signal, or one already aborted once it is revoked. */
-function signalOf(source: RequestSignalSource): AbortSignal {
+function signalOf<T>(source: RequestSignalSource<T>): AbortSignal {
   if (source instanceof AbortSignal) return source;
   const signal = source.tryWith(kickSignal);
   if (signal !== undefined) return signal;
@@ -58,7 +61,7 @@ const kickSignal = (_resource: unknown, signal: AbortSignal): AbortSignal => sig
  * Builds the signal of one request (arguments checked by the caller): aborted by `kick` (unless
  * `undefined`), by the response closing unfinished, and by `resource`'s revoke.
  */
-export function makeRequestSignal(kick: AbortSignal | undefined, req: IncomingMessage, res: ServerResponse, resource: RequestSignalSource | undefined): AbortSignal {
+export function makeRequestSignal<T>(kick: AbortSignal | undefined, req: IncomingMessage, res: ServerResponse, resource: RequestSignalSource<T> | undefined): AbortSignal {
   const controller = new AbortController();
   const sources: AbortSignal[] = [];
   if (kick !== undefined) sources.push(kick);
@@ -91,7 +94,7 @@ export function makeRequestSignal(kick: AbortSignal | undefined, req: IncomingMe
 }
 
 /** Whether `value` can be a {@link RequestSignalSource}; a revoked `Proxy` is not one. */
-export function isRequestSignalSource(value: unknown): value is RequestSignalSource {
+export function isRequestSignalSource(value: unknown): value is RequestSignalSource<unknown> {
   try {
     return value instanceof AbortSignal || value instanceof Revocable || value instanceof RevocableHandle;
   } catch {

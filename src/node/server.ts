@@ -60,9 +60,9 @@ export interface ManagedServerOptions extends ManagedOptions {
 }
 
 /** Options of {@link ManagedServer.requestSignal}. */
-export interface RequestSignalOptions {
+export interface RequestSignalOptions<T = unknown> {
   /** Also abort when this resource is revoked (a `Revocable`, a handle, or any `AbortSignal`). */
-  resource?: RequestSignalSource;
+  resource?: RequestSignalSource<T>;
   /**
    * Abort at the server's kick (the revoke's start: "wrap up"). Default: `true`. Pass `false` for
    * work that should run to its end within the deadline.
@@ -185,7 +185,7 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
    * });
    * ```
    */
-  requestSignal(req: IncomingMessage, res: ServerResponse, options?: RequestSignalOptions): AbortSignal {
+  requestSignal<T>(req: IncomingMessage, res: ServerResponse, options?: RequestSignalOptions<T>): AbortSignal {
     checkInstance(req, IncomingMessage, 'an http.IncomingMessage', 'req');
     checkInstance(res, ServerResponse, 'an http.ServerResponse', 'res');
     checkOptions(options);
