@@ -23,10 +23,10 @@ import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import type { BigIntStats, Mode, OpenMode, PathLike, Stats, TimeLike } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Access } from '../revocable.js';
-import { checkOptions, expected } from '../internal/validate.js';
+import { expected } from '../internal/validate.js';
 import { ManagedResource, managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
 import { anySignal, checkOptionalBoolean } from './internal/util.js';
-import { fileReadStream, fileWriteStream, type FileReadStreamOptions, type FileWriteStreamOptions } from './internal/file-streams.js';
+import { fileReadStream, fileWriteStream, readStreamOptions, writeStreamOptions, type FileReadStreamOptions, type FileWriteStreamOptions } from './internal/file-streams.js';
 
 /** Options of {@link manageFile} and {@link ManagedFile}. */
 export interface ManagedFileOptions extends ManagedOptions {
@@ -178,9 +178,9 @@ export class ManagedFile extends ManagedResource<FileHandle> {
    * Throws `RevokedError` once the revoke has started.
    */
   createReadStream(options?: FileReadStreamOptions): Readable {
-    checkOptions(options);
+    const checked = readStreamOptions(options);
     const access = this.access();
-    const stream = fileReadStream(access.value, options);
+    const stream = fileReadStream(access.value, checked);
     hold(stream, access, () => stream.destroy());
     return stream;
   }
@@ -193,9 +193,9 @@ export class ManagedFile extends ManagedResource<FileHandle> {
    * Throws `RevokedError` once the revoke has started.
    */
   createWriteStream(options?: FileWriteStreamOptions): Writable {
-    checkOptions(options);
+    const checked = writeStreamOptions(options);
     const access = this.access();
-    const stream = fileWriteStream(access.value, options);
+    const stream = fileWriteStream(access.value, checked);
     hold(stream, access, () => {
       if (!stream.writableEnded) stream.end();
     });
