@@ -76,39 +76,36 @@ function hash(text: string, signal: AbortSignal): Promise<string> {
   );
 }
 
-const api = root.use(
-  manageServer(
-    http.createServer(async (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname === '/ready') return root.readiness(req, res);
-      if (url.pathname === '/events') {
-        // A long poll: it ends when the server's drain starts (the kick), with an answer.
-        const signal = api.requestSignal(req, res);
-        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-        res.statusCode = 204;
-        return res.end();
-      }
-      const [, id, action] = url.pathname.split('/');
-      if (id === undefined || id === '' || action !== 'hash') {
-        res.statusCode = 404;
-        return res.end('not found\n');
-      }
-      try {
-        const db = await tenant(id);
-        // One signal for everything the request starts: the client's disconnect and the
-        // tenant's revoke. Not the kick: a hash is short, and the drain waits for it.
-        const signal = api.requestSignal(req, res, { resource: db, kick: false });
-        const [count, digest] = await Promise.all([db.with((d) => d.count()), hash(url.searchParams.get('text') ?? '', signal)]);
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ tenant: id, count, digest }));
-      } catch (error) {
-        res.statusCode = 503;
-        res.end(`${(error as Error).message}\n`);
-      }
-    }),
-    { name: 'api', timeout: 10_000 },
-  ),
-);
+async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/ready') return root.readiness(req, res);
+  if (url.pathname === '/events') {
+    // A long poll: it ends when the server's drain starts (the kick), with an answer.
+    const signal = api.requestSignal(req, res);
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    res.statusCode = 204;
+    return void res.end();
+  }
+  const [, id, action] = url.pathname.split('/');
+  if (id === undefined || id === '' || action !== 'hash') {
+    res.statusCode = 404;
+    return void res.end('not found\n');
+  }
+  try {
+    const db = await tenant(id);
+    // One signal for everything the request starts: the client's disconnect and the tenant's
+    // revoke. Not the kick: a hash is short, and the drain waits for it.
+    const signal = api.requestSignal(req, res, { resource: db, kick: false });
+    const [count, digest] = await Promise.all([db.with((d) => d.count()), hash(url.searchParams.get('text') ?? '', signal)]);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ tenant: id, count, digest }));
+  } catch (error) {
+    res.statusCode = 503;
+    res.end(`${(error as Error).message}\n`);
+  }
+}
+
+const api = root.use(manageServer(http.createServer((req, res) => void handle(req, res)), { name: 'api', timeout: 10_000 }));
 
 api.server.listen(Number(process.env['PORT'] ?? 0), '127.0.0.1', () => {
   console.log(`ready ${(api.server.address() as AddressInfo).port}`);
