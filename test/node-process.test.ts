@@ -301,7 +301,7 @@ describe('ManagedWorker', () => {
 
   it('stops N workers side by side in a ParallelScope: every stop is asked before any grace has passed', async (t) => {
     const N = 4;
-    const GRACE = 400;
+    const GRACE = 1_000;
     const workers = await Promise.all(Array.from({ length: N }, () => worker(t)));
     for (const { worker: w } of workers) w.postMessage('busy'); // deaf to 'stop': each needs its grace
     await Promise.all(workers.map(({ next }) => next()));

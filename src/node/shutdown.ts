@@ -198,6 +198,15 @@ export class ShutdownScope extends ResourceScope {
    * A layer, by the name given in the `layers` option: a {@link ParallelScope} released in the
    * listed order, after what the root holds itself, however late it is filled (a tenant opened on
    * its first request goes in a layer made at startup, and is released after the server).
+   *
+   * @example
+   * ```ts
+   * const root = shutdownScope({ layers: ['tenants'] });
+   * root.use(manageServer(server));
+   * // on a tenant's first request, long after:
+   * root.layer('tenants').use(await openTenant(id)); // released after the server has drained
+   * root.layer('nope'); // throws RangeError: not one of the layers
+   * ```
    */
   layer(name: string): ParallelScope {
     if (typeof name !== 'string') throw expected('a string', 'name', name);

@@ -137,6 +137,8 @@ export class HttpConnections {
   }
 
   #conn(socket: Socket): Connection {
+    const conn = this.#conns.get(socket);
+    if (conn !== undefined) return conn;
     this.track(socket);
     return this.#conns.get(socket) as Connection;
   }
