@@ -232,6 +232,15 @@ describe('shutdownScope, in process', () => {
     }
   });
 
+  it('still exits when its log throws', async (t) => {
+    const exits: number[] = [];
+    const scope = shutdownScope({ exit: (code) => exits.push(code), log: () => { throw new Error('stderr closed'); } });
+    t.after(() => scope.uninstall());
+    scope.defer(() => {});
+    assert.equal(await scope.shutdown(), 0);
+    assert.deepEqual(exits, [0]);
+  });
+
   it('leaves uncaught errors alone with uncaught: false', async (t) => {
     const before = process.listenerCount('uncaughtException');
     const { root: scope } = root(t, { uncaught: false });

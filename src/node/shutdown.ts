@@ -145,7 +145,15 @@ export class ShutdownScope extends ResourceScope {
     this.#delay = delay;
     this.#failOnCut = failOnCut !== false;
     this.#exit = exit ?? exitProcess;
-    this.#log = log ?? logToStderr;
+    const say = log ?? logToStderr;
+    // A log that throws must not stop the shutdown half-way: the line is lost, the exit still comes.
+    this.#log = (line) => {
+      try {
+        say(line);
+      } catch {
+        // nothing to report it to
+      }
+    };
     // Oldest first in the list, so the first listed is released first (newest first), after
     // everything added to the root itself.
     const scopes = (layers as string[]).map((layer) => new ParallelScope({ name: layer }));
