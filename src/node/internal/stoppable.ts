@@ -40,6 +40,10 @@ type Life =
 
 const RUNNING: Life = { kind: 'running' };
 
+/**
+ * A managed resource that runs on its own (a thread, a process): see the module. Subclasses give
+ * the polite stop and the force, and call {@link Stoppable.exitHappened} from their exit handler.
+ */
 export abstract class Stoppable<T> extends ManagedResource<T> {
   readonly #grace: number;
   readonly #what: string;
