@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- http`: requests per second through a drainable server (`manageServer`) against
- * plain `http`, with the same handler and the same client (autocannon), in the same run.
+ * plain `http`, with the same handler and the same client (autocannon), in the same run; then what
+ * a SIGTERM under keep-alive load costs each: the requests lost and the time to exit, with the
+ * server in a shutdown root against plain `server.close()`.
  *
  * Both servers live in one child process (same JIT, same heap), so the client in this process has
  * the other core. Measurements are short and alternate between the two servers, round after round,
@@ -14,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { manageServer } from '../src/node/index.js';
+import { keepAliveLoad } from '../test/fixtures/node/keep-alive-load.js';
 import { median, printTable } from './harness.js';
 
 const SERVE = '--serve-http-bench';
@@ -53,6 +56,11 @@ async function measure(port: number, seconds: number): Promise<number> {
 }
 
 export async function run(): Promise<void> {
+  await runThroughput();
+  await runSigterm();
+}
+
+async function runThroughput(): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), SERVE], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
@@ -89,6 +97,41 @@ export async function run(): Promise<void> {
     child.stdin.end();
     if (child.exitCode === null) await once(child, 'exit');
   }
+}
+
+const APP = fileURLToPath(new URL('../test/fixtures/node/keep-alive-app.ts', import.meta.url));
+const SIGTERM_ROUNDS = Number(process.env.BENCH_HTTP_SIGTERM_ROUNDS ?? 5);
+
+/** One SIGTERM mid-load to the fixture app: requests lost, and milliseconds from the signal to the exit. */
+async function sigterm(mode: 'managed' | 'plain'): Promise<{ failed: number; ms: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', APP, mode], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  const port = Number(/ready (\d+)/.exec(line)?.[1]);
+  const load = keepAliveLoad(port, { connections: CONNECTIONS });
+  await load.reached(2_000);
+  const exited = once(child, 'exit');
+  const start = performance.now();
+  child.kill('SIGTERM');
+  await exited;
+  const ms = performance.now() - start;
+  return { failed: (await load.done).failed, ms };
+}
+
+export async function runSigterm(): Promise<void> {
+  const runs: Record<'managed' | 'plain', { failed: number; ms: number }[]> = { managed: [], plain: [] };
+  for (let round = 0; round < SIGTERM_ROUNDS; round++) {
+    for (const mode of round % 2 === 0 ? (['plain', 'managed'] as const) : (['managed', 'plain'] as const)) runs[mode].push(await sigterm(mode));
+  }
+  const row = (name: string, mode: 'managed' | 'plain') => ({
+    name,
+    value: median(runs[mode].map((r) => r.failed)),
+    unit: 'lost',
+    note: `lost per round: ${runs[mode].map((r) => r.failed).join(', ')}; SIGTERM to exit: median ${Math.round(median(runs[mode].map((r) => r.ms)))} ms`,
+  });
+  printTable(`http: SIGTERM under keep-alive load (${CONNECTIONS} connections), requests lost per SIGTERM, median of ${SIGTERM_ROUNDS} rounds`, [
+    row('plain server.close()', 'plain'),
+    row('shutdownScope + manageServer', 'managed'),
+  ]);
 }
 
 if (process.argv.includes(SERVE)) await serve();

@@ -202,6 +202,29 @@ describe('ManagedFile', () => {
     assert.throws(() => new ManagedFile(null as never), TypeError);
   });
 
+  it('checks stream options, each read once, before it takes an access', async () => {
+    const name = path();
+    writeFileSync(name, 'abc');
+    const file = await openFile(name, { flags: 'r+' });
+    assert.throws(() => file.createReadStream({ start: -1 }), /Expected `options.start` to be an integer >= 0, got -1/);
+    assert.throws(() => file.createReadStream({ start: 3, end: 1 }), /Expected `options.end` to be >= `options.start`/);
+    assert.throws(() => file.createReadStream({ encoding: 'klingon' as BufferEncoding }), /Expected `options.encoding` to be a Buffer encoding/);
+    assert.throws(() => file.createWriteStream({ highWaterMark: 0 }), RangeError);
+    assert.throws(() => file.createWriteStream(null as never), TypeError);
+    assert.equal(file.accesses, 0, 'no access taken by a bad call');
+    const reads: string[] = [];
+    const options = new Proxy({ start: 1 }, { get: (target, key: string) => (reads.push(key), target[key as 'start']) });
+    const chunks: Buffer[] = [];
+    for await (const chunk of file.createReadStream(options)) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'bc');
+    assert.deepEqual(reads.sort(), ['encoding', 'end', 'highWaterMark', 'start']);
+    const reads2: string[] = [];
+    const openOptions = new Proxy({ flags: 'r' } as Parameters<typeof openFile>[1] & object, { get: (target, key: string) => (reads2.push(key), target[key as 'flags']) });
+    const again = await openFile(name, openOptions);
+    assert.deepEqual(reads2.sort(), ['flags', 'mode', 'name', 'signal', 'sync', 'timeout'], 'openFile reads each option once');
+    await Promise.all([file.close(), again.close()]);
+  });
+
   it('revokes when the parent signal aborts', async () => {
     const handle = await open(path(), 'w');
     const close = mock.method(handle, 'close');

@@ -194,5 +194,6 @@ describe('ManagedSocket', () => {
   it('refuses what is not a socket', () => {
     assert.throws(() => manageSocket({} as net.Socket), /Expected `socket` to be a net.Socket/);
     assert.throws(() => manageSocket(new net.Socket(), { grace: -1 }), RangeError);
+    assert.throws(() => manageSocket(new net.Socket(), { grace: 2 ** 31 }), /Expected `options.grace` to be a number of milliseconds from 0 to 2147483647, or Infinity/);
   });
 });

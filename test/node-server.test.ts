@@ -6,10 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
+import { setImmediate as turn } from 'node:timers/promises';
 import { after, describe, it, type TestContext } from 'node:test';
-import { RevokedError } from '../src/index.js';
-import { manageServer, type ManagedServer } from '../src/node/index.js';
+import { Revocable, RevokedError } from '../src/index.js';
+import { ClientDisconnectedError, ManagedAbortController, manageServer, type ManagedServer, type ManagedServerOptions, type RequestSignalOptions } from '../src/node/index.js';
 import { deferred, state } from './support/deferred.js';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
@@ -102,7 +103,7 @@ describe('ManagedServer over http', () => {
     await revoked;
   });
 
-  it('closes idle keep-alive connections at once, while a busy one is still in flight', async (t) => {
+  it('closes an idle keep-alive connection once the idle grace has passed, while a busy one is still in flight', async (t) => {
     const gate = deferred();
     const slow = counter(1);
     const managed = managedHttp(t, serve(async (req, res) => {
@@ -111,7 +112,7 @@ describe('ManagedServer over http', () => {
         await gate.promise;
       }
       res.end('ok');
-    }));
+    }), { idleGrace: 20 });
     const port = await listen(managed.server);
     const idle = raw(port);
     const answered = once(idle.socket, 'data');
@@ -128,6 +129,93 @@ describe('ManagedServer over http', () => {
     gate.resolve();
     assert.equal((await busy).body, 'ok');
     await revoked;
+    assert.equal(managed.report?.graceful, true);
+  });
+
+  it('serves, with Connection: close, a request sent on an idle keep-alive connection after the revoke started', async (t) => {
+    const managed = managedHttp(t, (req, res) => res.end(`body of ${req.url}`));
+    const port = await listen(managed.server);
+    const client = raw(port);
+    const answered = once(client.socket, 'data');
+    client.socket.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered; // idle now: Node's close() would destroy it, and lose what comes next
+    const revoked = managed.revoke();
+    client.socket.write('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(await client.received);
+    assert.deepEqual(responses.map((r) => r.body), ['body of /1', 'body of /2']);
+    assert.deepEqual(responses.map((r) => /connection: (\S+)/i.exec(r.head)?.[1]), ['keep-alive', 'close']);
+    await revoked;
+    assert.equal(managed.report?.graceful, true);
+  });
+
+  it('gives the idle grace to a connection whose keep-alive response was under way at the revoke: the next request is served', async (t) => {
+    const gate = deferred();
+    const entered = counter(1);
+    const managed = managedHttp(t, serve(async (req, res) => {
+      if (req.url === '/1') {
+        res.writeHead(200, { 'content-length': 4 }); // the head says keep-alive before the revoke
+        entered.hit();
+        await gate.promise;
+        res.end('done');
+      } else res.end(`body of ${req.url}`);
+    }));
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await entered.reached;
+    const revoked = managed.revoke();
+    let text = '';
+    const first = new Promise<void>((resolve) => {
+      client.socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.endsWith('done')) resolve();
+      });
+    });
+    gate.resolve();
+    await first;
+    client.socket.write('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n'); // as a keep-alive client may, at once
+    const responses = parseResponses(await client.received);
+    assert.deepEqual(responses.map((r) => r.body), ['done', 'body of /2']);
+    assert.deepEqual(responses.map((r) => /connection: (\S+)/i.exec(r.head)?.[1]), ['keep-alive', 'close']);
+    await revoked;
+  });
+
+  it('starts the idle grace again when part of a request has arrived, and serves it once complete', async (t) => {
+    const managed = managedHttp(t, (req, res) => res.end(`body of ${req.url}`), { idleGrace: 1_000 });
+    const sockets: net.Socket[] = [];
+    managed.server.on('connection', (socket: net.Socket) => sockets.push(socket));
+    const port = await listen(managed.server);
+    const slowClient = raw(port);
+    const quietClient = raw(port);
+    await Promise.all([slowClient.connected, quietClient.connected]);
+    while (sockets.length < 2) await turn();
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const revoked = managed.revoke();
+    const server = sockets.find((s) => s.remotePort === slowClient.socket.localPort) as net.Socket;
+    slowClient.socket.write('GET /late HT');
+    while (server.bytesRead === 0) await turn();
+    t.mock.timers.tick(1_000); // the grace has passed for both
+    for (let i = 0; i < 5; i++) await turn();
+    assert.equal(server.destroyed, false, 'bytes arrived during the grace: a request is on its way');
+    assert.equal(await quietClient.received, '', 'the connection that received nothing is closed');
+    t.mock.timers.reset();
+    slowClient.socket.write('TP/1.1\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(await slowClient.received);
+    assert.deepEqual(responses.map((r) => r.body), ['body of /late']);
+    await revoked;
+  });
+
+  it('bounds the idle grace by the deadline', async (t) => {
+    const managed = managedHttp(t, (_req, res) => res.end('ok'), { idleGrace: Infinity });
+    const port = await listen(managed.server);
+    const client = raw(port);
+    await client.connected;
+    while (managed.connections < 1) await turn();
+    await managed.revoke({ timeout: 0 });
+    await client.received;
+    assert.equal(managed.report?.graceful, false);
+    assert.equal(managed.report?.destroyed, 1);
+    assert.deepEqual(managed.report?.cut, [], 'no request was cut: the connection was idle');
   });
 
   it('cuts a request stuck past the deadline, reports it, and resolves when every connection is gone', async (t) => {
@@ -351,6 +439,142 @@ describe('ManagedServer over http', () => {
     assert.throws(() => manageServer(server), /already is/);
     assert.throws(() => manageServer(net.createServer(), { kick: 1 as never }), TypeError);
     assert.throws(() => manageServer(net.createServer(), { timeout: -5 }), RangeError);
+    assert.throws(() => manageServer(net.createServer(), { timeout: 2 ** 31 }), /Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity/);
+    assert.throws(() => manageServer(net.createServer(), { idleGrace: 2 ** 31 }), /Expected `options.idleGrace` to be a number of milliseconds from 0 to 2147483647, or Infinity/);
+    assert.throws(() => void managed.revoke({ timeout: 2 ** 31 }), /Expected `options.timeout`/);
+    assert.equal(managed.state, 'live', 'a refused deadline changes nothing');
+    const reads: string[] = [];
+    const options = new Proxy({ name: 'api' }, { get: (target, key: string) => (reads.push(key), target[key as 'name']) });
+    const counted = manageServer(net.createServer(), options as ManagedServerOptions);
+    assert.deepEqual(reads.sort(), ['idleGrace', 'kick', 'name', 'signal', 'timeout'], 'each option read once');
+    await counted.revoke();
+    await managed.revoke();
+  });
+});
+
+describe('ManagedServer.requestSignal', () => {
+  const leaks = leakCheck();
+  after(() => leaks());
+
+  /** A server whose handler takes the request's signal and waits for it, or for `finish`. */
+  function signalling<T>(t: TestContext, options?: RequestSignalOptions<T>) {
+    const signals: AbortSignal[] = [];
+    const entered = counter(1);
+    const finish = deferred();
+    const managed = managedHttp(t, serve(async (req, res) => {
+      const signal = managed.requestSignal(req, res, options);
+      signals.push(signal);
+      entered.hit();
+      await Promise.race([finish.promise, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      if (!res.destroyed) res.end(signal.aborted ? 'kicked' : 'done');
+    }));
+    return { managed, signals, entered, finish };
+  }
+
+  it("aborts at the server's kick with the server's RevokedError, and the request is still answered", async (t) => {
+    const { managed, signals, entered } = signalling(t);
+    const port = await listen(managed.server);
+    const response = request(port, '/long-poll');
+    await entered.reached;
+    const revoked = managed.revoke();
+    assert.ok(signals[0]?.aborted);
+    assert.ok(signals[0]?.reason instanceof RevokedError);
+    assert.equal((await response).body, 'kicked');
+    await revoked;
+  });
+
+  it('aborts when the client disconnects before the response is complete', async (t) => {
+    const { managed, signals, entered } = signalling(t);
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await entered.reached;
+    const aborted = once(signals[0] as AbortSignal, 'abort');
+    client.socket.destroy();
+    await aborted;
+    assert.ok(signals[0]?.reason instanceof ClientDisconnectedError);
+    assert.equal((signals[0]?.reason as ClientDisconnectedError).code, 'ECONNRESET');
+    assert.match((signals[0]?.reason as Error).message, /before the response to GET \/a was complete/);
+    await managed.revoke();
+  });
+
+  it("aborts when the resource it is given is revoked, with the resource's RevokedError", async (t) => {
+    const tenant = new Revocable({ db: true }, { name: 'tenant acme' });
+    const { managed, signals, entered } = signalling(t, { resource: tenant.handle() });
+    const port = await listen(managed.server);
+    const response = request(port, '/acme');
+    await entered.reached;
+    await tenant.revoke();
+    assert.ok(signals[0]?.aborted);
+    assert.match((signals[0]?.reason as Error).message, /Revocable "tenant acme" was revoked/);
+    assert.equal((await response).body, 'kicked');
+    await managed.revoke();
+  });
+
+  it('is aborted from the start for a resource already revoked, or a signal already aborted', async (t) => {
+    const tenant = new Revocable({}, { name: 'gone' });
+    await tenant.revoke();
+    for (const resource of [tenant, AbortSignal.abort(new Error('cancelled'))]) {
+      const managed = managedHttp(t, (req, res) => {
+        const signal = managed.requestSignal(req, res, { resource });
+        res.end(signal.aborted ? (signal.reason as Error).message : 'live');
+      });
+      const port = await listen(managed.server);
+      assert.match((await request(port, '/')).body, /Revocable "gone" was revoked|cancelled/);
+      await managed.revoke();
+    }
+  });
+
+  it('leaves a finished request unaborted, and holds no listener on the server or the resource once it has closed', async (t) => {
+    const tenant = new ManagedAbortController({ name: 'tenant' });
+    const { managed, signals, entered, finish } = signalling(t, { resource: tenant.signal });
+    const before = [getEventListeners(managed.signal, 'abort').length, getEventListeners(tenant.signal, 'abort').length];
+    const port = await listen(managed.server);
+    const response = request(port, '/');
+    await entered.reached;
+    assert.deepEqual([getEventListeners(managed.signal, 'abort').length, getEventListeners(tenant.signal, 'abort').length], before.map((n) => n + 1));
+    finish.resolve();
+    assert.equal((await response).body, 'done');
+    while (getEventListeners(managed.signal, 'abort').length > (before[0] as number)) await turn();
+    assert.equal(getEventListeners(tenant.signal, 'abort').length, before[1]);
+    assert.equal(signals[0]?.aborted, false);
+    await Promise.all([managed.revoke(), tenant.revoke()]);
+  });
+
+  it('leaves the kick out with kick: false', async (t) => {
+    const { managed, signals, entered, finish } = signalling(t, { kick: false });
+    const port = await listen(managed.server);
+    const response = request(port, '/');
+    await entered.reached;
+    const revoked = managed.revoke();
+    assert.equal(signals[0]?.aborted, false);
+    finish.resolve();
+    assert.equal((await response).body, 'done');
+    await revoked;
+  });
+
+  it('refuses bad arguments, reading each option once', async (t) => {
+    const checks = deferred<void>();
+    const managed = managedHttp(t, (req, res) => {
+      try {
+        assert.throws(() => managed.requestSignal({} as http.IncomingMessage, res), /Expected `req` to be an http.IncomingMessage/);
+        assert.throws(() => managed.requestSignal(req, {} as http.ServerResponse), /Expected `res` to be an http.ServerResponse/);
+        assert.throws(() => managed.requestSignal(req, res, { resource: {} as AbortSignal }), /Expected `options.resource` to be a Revocable, a RevocableHandle, an AbortSignal or undefined/);
+        assert.throws(() => managed.requestSignal(req, res, { kick: 'no' as never }), /Expected `options.kick` to be a boolean/);
+        assert.throws(() => managed.requestSignal(req, res, null as never), TypeError);
+        const reads: string[] = [];
+        const options = new Proxy({ kick: true }, { get: (target, key: string) => (reads.push(key), target[key as 'kick']) });
+        managed.requestSignal(req, res, options as RequestSignalOptions<unknown>);
+        assert.deepEqual(reads.sort(), ['kick', 'resource']);
+        checks.resolve();
+      } catch (error) {
+        checks.reject(error);
+      }
+      res.end();
+    });
+    const port = await listen(managed.server);
+    await request(port, '/');
+    await checks.promise;
     await managed.revoke();
   });
 });

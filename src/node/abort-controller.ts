@@ -14,7 +14,7 @@
  * @module
  */
 import { ManagedResource, type ManagedOptions } from './managed.js';
-import { bindToScope, readManagedOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
+import { bindToScope, readBoundOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
 
 /** Options of {@link ManagedAbortController}. */
 export interface ManagedAbortControllerOptions extends ManagedOptions, ScopeBindingOptions {}
@@ -39,7 +39,7 @@ export class ManagedAbortController extends ManagedResource<AbortController> {
    *   and a `scope` to belong to (aborted when its disposal begins).
    */
   constructor(options?: ManagedAbortControllerOptions) {
-    const { managed, scope } = readManagedOptions(options, 'a managed abort controller');
+    const { managed, scope } = readBoundOptions(options, 'a managed abort controller');
     const controller = new AbortController();
     super(controller, managed, abortController);
     this.#controller = controller;

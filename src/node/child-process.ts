@@ -1,13 +1,18 @@
 /**
- * A managed child process: released by `SIGTERM`, then `SIGKILL` if it has not exited after a
- * grace period; the revoke resolves when the process has exited.
+ * A managed child process: revoked by its own exit, stopped by the revoke with `SIGTERM`, and
+ * killed with `SIGKILL` when the grace is over.
  *
  * Invariants:
- * 1. The release sends `killSignal` (default `SIGTERM`) once, waits up to `grace` ms for `exit`,
- *    then sends `SIGKILL` and waits for `exit`: it never resolves while the process runs.
- * 2. A process that has already exited (or never started: `spawn` failed) releases at once, and
- *    no signal is sent to a pid that may have been reused.
- * 3. `exit` records how it ended: `{ code, signal, forced }`, `forced` when `SIGKILL` was needed.
+ * 1. The process's exit (or a spawn that failed) revokes the managed process: no job starts after
+ *    it, and every job in flight (`with(fn)` where `fn` returned a promise) rejects at once with a
+ *    `RevokedError` (`code: 'ENODEV'`) saying how it ended.
+ * 2. The revoke kicks the jobs (their signal aborts), waits for them, then sends `killSignal`
+ *    (default `SIGTERM`) once and waits for `exit`. `grace` ms after the revoke started (default
+ *    5000; sooner for a revoke with a shorter `timeout`), a process still running gets `SIGKILL`.
+ *    The revoke resolves once the process has exited, never while it runs.
+ * 3. A process that has already exited (or never started) gets no signal: its pid may have been
+ *    reused.
+ * 4. `exit` records how it ended: `{ code, signal, forced }`, `forced` when `SIGKILL` was needed.
  *
  * Only the process itself is signalled, not its own children: spawn it `detached` and kill the
  * group yourself if it has any that must go too.
@@ -16,13 +21,14 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { checkDuration, checkOptions, expected } from '../internal/validate.js';
-import { ManagedResource, type ManagedOptions } from './managed.js';
-import { checkInstance, settlesWithin } from './internal/util.js';
+import { checkDuration, expected } from '../internal/validate.js';
+import { managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
+import { Stoppable } from './internal/stoppable.js';
+import { checkInstance } from './internal/util.js';
 
 /** Options of {@link manageChildProcess}. */
 export interface ManagedChildProcessOptions extends ManagedOptions {
-  /** Milliseconds between `killSignal` and `SIGKILL`. Default: 5000. */
+  /** Milliseconds from the revoke to `SIGKILL` for a process still running. Default: 5000. */
   grace?: number;
   /** The polite signal. Default: `'SIGTERM'`. */
   killSignal?: NodeJS.Signals;
@@ -30,7 +36,7 @@ export interface ManagedChildProcessOptions extends ManagedOptions {
 
 /** How a managed process ended. */
 export interface ProcessExit {
-  /** The exit code, or `null` when a signal ended it. */
+  /** The exit code, or `null` when a signal ended it (or it never started). */
   readonly code: number | null;
   /** The signal that ended it, or `null`. */
   readonly signal: NodeJS.Signals | null;
@@ -39,67 +45,65 @@ export interface ProcessExit {
 }
 
 /**
- * A child process that is terminated, gracefully then forcibly, when revoked. Create it with
- * {@link manageChildProcess}.
+ * A child process that is terminated, gracefully then forcibly, when revoked, and revoked when it
+ * exits. Create it with {@link manageChildProcess}.
  *
  * @example
  * ```ts
- * const worker = manageChildProcess(spawn('node', ['worker.js']), { grace: 2_000 });
- * await worker.revoke();
- * worker.exit; // => { code: 0, signal: null, forced: false } for a worker that exits on SIGTERM
+ * const indexer = manageChildProcess(spawn('node', ['indexer.js']), { grace: 2_000 });
+ * await indexer.revoke();
+ * indexer.exit; // => { code: 0, signal: null, forced: false } for a process that exits on SIGTERM
  * ```
  */
-export class ManagedChildProcess extends ManagedResource<ChildProcess> {
-  #exit: ProcessExit | undefined;
-  /** Resolves on the process's `exit` (or at once if it never started). */
-  readonly #exited: Promise<void>;
-
-  readonly #grace: number;
+export class ManagedChildProcess extends Stoppable<ChildProcess> {
+  readonly #pid: number | undefined;
   readonly #killSignal: NodeJS.Signals;
+  #exit: ProcessExit | undefined;
 
   constructor(child: ChildProcess, options?: ManagedChildProcessOptions) {
     checkInstance(child, ChildProcess, 'a ChildProcess', 'child');
-    checkOptions(options);
-    const grace = checkDuration(options?.grace, 'options.grace', 5_000);
-    const killSignal = options?.killSignal ?? 'SIGTERM';
-    if (typeof killSignal !== 'string' || !(killSignal in constants.signals)) throw expected('a signal name such as `SIGTERM`', 'options.killSignal', killSignal);
-    super(child, options?.name === undefined ? { ...options, name: `pid ${child.pid ?? '?'}` } : options);
-    this.#grace = grace;
+    const settings = readManagedOptions(options);
+    const graceOption = options?.grace;
+    const killOption = options?.killSignal;
+    const grace = checkDuration(graceOption, 'options.grace', 5_000);
+    const killSignal = killOption ?? 'SIGTERM';
+    if (typeof killSignal !== 'string' || !Object.hasOwn(constants.signals, killSignal)) throw expected('a signal name such as `SIGTERM`', 'options.killSignal', killSignal);
+    const pid = child.pid;
+    super('ManagedChildProcess', child, managedOptions(settings, settings.name ?? `pid ${pid ?? '?'}`), grace);
+    this.#pid = pid;
     this.#killSignal = killSignal;
     // A spawn that failed has no pid from the start, emits 'error' and never 'exit'.
-    this.#exited = hasExited(child) ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  }
-
-  protected override async releaseResource(child: ChildProcess): Promise<void> {
-    let forced = false;
-    if (!hasExited(child)) {
-      child.kill(this.#killSignal);
-      if (!(await settlesWithin(this.#exited, this.#grace)) && !hasExited(child)) {
-        forced = true;
-        child.kill('SIGKILL');
-      }
-    }
-    await this.#exited;
-    this.#exit = { code: child.exitCode, signal: child.signalCode, forced };
+    if (hasExited(child)) this.#onExit(child, true);
+    else child.once('exit', () => this.#onExit(child, false));
   }
 
   /** The process id, or `undefined` if the spawn failed. */
   get pid(): number | undefined {
-    return this.tryWith(pidOf);
+    return this.#pid;
   }
 
-  /** How it ended, once the revoke has resolved; `undefined` before. */
+  /** How it ended, once it has exited; `undefined` before. */
   get exit(): ProcessExit | undefined {
     return this.#exit;
   }
 
-  /** Resolves when the process exits, whether by the revoke or by itself. */
-  get exited(): Promise<void> {
-    return this.#exited;
+  /** The process's `exit` (or the failed spawn): the one place that reacts to its end. Runs once. */
+  #onExit(child: ChildProcess, beforeManaged: boolean): void {
+    const { exitCode: code, signalCode: signal } = child;
+    this.#exit = { code, signal, forced: this.forced };
+    const how = child.pid === undefined ? 'never started (the spawn failed)' : signal === null ? `exited with code ${String(code)}` : `was ended by ${signal}`;
+    this.exitHappened(how, undefined, beforeManaged);
+  }
+
+  protected override get politeStop(): (child: ChildProcess) => unknown {
+    const signal = this.#killSignal;
+    return (child) => child.kill(signal);
+  }
+
+  protected override force(child: ChildProcess): void {
+    child.kill('SIGKILL');
   }
 }
-
-const pidOf = (c: ChildProcess): number | undefined => c.pid;
 
 /** Exited, or never started (no pid: the spawn failed). */
 function hasExited(child: ChildProcess): boolean {
@@ -112,7 +116,7 @@ function hasExited(child: ChildProcess): boolean {
  * @example
  * ```ts
  * const ffmpeg = manageChildProcess(spawn('ffmpeg', args), { grace: 3_000, killSignal: 'SIGINT' });
- * await ffmpeg.revoke(); // SIGINT, then SIGKILL after 3 s; resolves once it has exited
+ * await ffmpeg.revoke(); // SIGINT, then SIGKILL 3 s after the revoke; resolves once it has exited
  * ```
  */
 export function manageChildProcess(child: ChildProcess, options?: ManagedChildProcessOptions): ManagedChildProcess {

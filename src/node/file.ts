@@ -23,10 +23,10 @@ import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import type { BigIntStats, Mode, OpenMode, PathLike, Stats, TimeLike } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Access } from '../revocable.js';
-import { checkOptions, expected } from '../internal/validate.js';
-import { ManagedResource, checkManagedOptions, type ManagedOptions } from './managed.js';
+import { expected } from '../internal/validate.js';
+import { ManagedResource, managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
 import { anySignal, checkOptionalBoolean } from './internal/util.js';
-import { fileReadStream, fileWriteStream, type FileReadStreamOptions, type FileWriteStreamOptions } from './internal/file-streams.js';
+import { fileReadStream, fileWriteStream, readStreamOptions, writeStreamOptions, type FileReadStreamOptions, type FileWriteStreamOptions } from './internal/file-streams.js';
 
 /** Options of {@link manageFile} and {@link ManagedFile}. */
 export interface ManagedFileOptions extends ManagedOptions {
@@ -65,10 +65,11 @@ export class ManagedFile extends ManagedResource<FileHandle> {
    */
   constructor(handle: FileHandle, options?: ManagedFileOptions) {
     checkFileHandle(handle, 'handle');
-    checkOptions(options);
-    checkOptionalBoolean(options?.sync, 'options.sync');
-    const sync = options?.sync === true;
-    super(handle, options?.name === undefined ? { ...options, name: `fd ${handle.fd}` } : options, async (fh) => {
+    const settings = readManagedOptions(options);
+    const syncOption = options?.sync;
+    checkOptionalBoolean(syncOption, 'options.sync');
+    const sync = syncOption === true;
+    super(handle, managedOptions(settings, settings.name ?? `fd ${handle.fd}`), async (fh) => {
       try {
         if (sync) await fh.sync();
       } finally {
@@ -177,9 +178,9 @@ export class ManagedFile extends ManagedResource<FileHandle> {
    * Throws `RevokedError` once the revoke has started.
    */
   createReadStream(options?: FileReadStreamOptions): Readable {
-    checkOptions(options);
+    const checked = readStreamOptions(options);
     const access = this.access();
-    const stream = fileReadStream(access.value, options);
+    const stream = fileReadStream(access.value, checked);
     hold(stream, access, () => stream.destroy());
     return stream;
   }
@@ -192,9 +193,9 @@ export class ManagedFile extends ManagedResource<FileHandle> {
    * Throws `RevokedError` once the revoke has started.
    */
   createWriteStream(options?: FileWriteStreamOptions): Writable {
-    checkOptions(options);
+    const checked = writeStreamOptions(options);
     const access = this.access();
-    const stream = fileWriteStream(access.value, options);
+    const stream = fileWriteStream(access.value, checked);
     hold(stream, access, () => {
       if (!stream.writableEnded) stream.end();
     });
@@ -239,12 +240,16 @@ function checkFileHandle(value: unknown, name: string): asserts value is FileHan
  * ```
  */
 export async function openFile(path: PathLike, options?: OpenFileOptions): Promise<ManagedFile> {
-  // Check every option before the descriptor exists: a bad call must not leak one.
-  checkManagedOptions(options);
-  checkOptionalBoolean(options?.sync, 'options.sync');
-  const handle = await open(path, options?.flags, options?.mode);
-  const { flags: _flags, mode: _mode, ...managed } = options ?? {};
-  return new ManagedFile(handle, { ...managed, name: options?.name ?? String(path) });
+  // Read and check every option, once, before the descriptor exists: a bad call must not leak one.
+  const settings = readManagedOptions(options);
+  const sync = options?.sync;
+  const flags = options?.flags;
+  const mode = options?.mode;
+  checkOptionalBoolean(sync, 'options.sync');
+  const handle = await open(path, flags, mode);
+  const managed: ManagedFileOptions = managedOptions(settings, settings.name ?? String(path));
+  if (sync !== undefined) managed.sync = sync;
+  return new ManagedFile(handle, managed);
 }
 
 /**

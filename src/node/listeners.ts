@@ -26,7 +26,7 @@ import type { EventEmitter } from 'node:events';
 import { checkFunction, expected } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
 import { checkOptionalBoolean } from './internal/util.js';
-import { bindToScope, readManagedOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
+import { bindToScope, readBoundOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
 
 /** Options of {@link addManagedListener}. */
 export interface ManagedListenerOptions extends ManagedOptions, ScopeBindingOptions {
@@ -66,7 +66,7 @@ export class ManagedListener<T extends Target = Target> extends ManagedResource<
       throw expected(kind === 'target' ? 'a string' : 'a string or a symbol', 'type', type);
     }
     checkFunction(listener, 'listener');
-    const { managed, scope } = readManagedOptions(options, `a managed listener for ${String(type)}`);
+    const { managed, scope } = readBoundOptions(options, `a managed listener for ${String(type)}`);
     const onceOption = options?.once;
     const captureOption = options?.capture;
     const passive = options?.passive;

@@ -62,16 +62,16 @@ export class ManagedResource<T> extends Revocable<T> {
    *   {@link ManagedResource.releaseResource} does (subclasses override that).
    */
   constructor(resource: T, options?: ManagedOptions, release?: (resource: T) => unknown) {
-    const timeout = checkManagedOptions(options);
+    const { name, timeout, signal: parent } = readManagedOptions(options);
     checkOptionalFunction(release, 'release');
     // The release is called long after construction; it reaches the instance through `late`.
     const late: { self?: ManagedResource<T> } = {};
     const close = release ?? ((r: T) => (late.self as ManagedResource<T>).releaseResource(r));
-    super(resource, options?.name === undefined ? { release: close } : { name: options.name, release: close });
+    super(resource, name === undefined ? { release: close } : { name, release: close });
     late.self = this;
     this.#timeout = timeout;
-    this.#kick = this.tryWith(kickSignal) as AbortSignal;
-    const parent = options?.signal;
+    // The core's own tryWith: a subclass may override it with one that needs its fields, not set yet.
+    this.#kick = Revocable.prototype.tryWith.call(this, kickSignal) as AbortSignal;
     if (parent !== undefined) {
       const listener = (): void => {
         this.revoke().catch(warn);
@@ -132,16 +132,35 @@ export class ManagedResource<T> extends Revocable<T> {
   }
 }
 
+/** The options every managed resource shares, each read once and checked. */
+export interface ManagedSettings {
+  readonly name: string | undefined;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+}
+
 /**
- * Checks the options every managed resource shares, for a caller that must check before it creates
- * the Node object (so that a bad call leaks nothing). Returns the default timeout.
+ * Reads and checks the options every managed resource shares, each exactly once (a getter is not
+ * asked twice), for a caller that must check before it creates the Node object (so that a bad call
+ * leaks nothing) or that passes them on with its own default `name`.
  */
-export function checkManagedOptions(options: ManagedOptions | undefined): number {
+export function readManagedOptions(options: ManagedOptions | undefined): ManagedSettings {
   checkOptions(options);
-  checkOptionalString(options?.name, 'options.name');
-  const timeout = checkDuration(options?.timeout, 'options.timeout', Infinity);
-  checkOptionalSignal(options?.signal, 'options.signal');
-  return timeout;
+  const name = options?.name;
+  const timeout = options?.timeout;
+  const signal = options?.signal;
+  checkOptionalString(name, 'options.name');
+  const checked = checkDuration(timeout, 'options.timeout', Infinity);
+  checkOptionalSignal(signal, 'options.signal');
+  return { name, timeout: checked, signal };
+}
+
+/** Settings as an options bag again, without the `undefined` ones: what a subclass passes to `super`. */
+export function managedOptions(settings: ManagedSettings, name: string | undefined = settings.name): ManagedOptions {
+  const options: ManagedOptions = { timeout: settings.timeout };
+  if (name !== undefined) options.name = name;
+  if (settings.signal !== undefined) options.signal = settings.signal;
+  return options;
 }
 
 const kickSignal = (_resource: unknown, signal: AbortSignal): AbortSignal => signal;

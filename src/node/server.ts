@@ -1,7 +1,8 @@
 /**
  * A drainable server: `net`, `http` and `https` servers whose revoke stops accepting, lets what
- * is in flight finish, closes what is idle at once, cuts what is still open when the deadline
- * passes, and resolves when every connection is gone.
+ * is in flight finish, closes idle keep-alive connections without losing a request already on its
+ * way, cuts what is still open when the deadline passes, and resolves when every connection is
+ * gone.
  *
  * The server is a {@link Revocable} whose accesses are its connections: each accepted connection
  * holds one until it closes, so the core's drain is "every connection gone", and `release` waits for
@@ -10,15 +11,14 @@
  * Invariants:
  * 1. From the first synchronous step of the revoke the server accepts no connection: the listening
  *    socket is closed, and a connection already queued is destroyed on arrival.
- * 2. HTTP: no byte of a response in flight is lost. A connection is destroyed at the kick only when
- *    it has no response open (idle keep-alive); a busy one is ended (a graceful FIN) once its last
- *    response has been flushed, and that response says `Connection: close` if its head was not
- *    written before the revoke. Node's own `server.close()` destroys a connection whose response
- *    has ended but is still being flushed; the kick keeps it from doing so.
- * 3. HTTP/1.1 pipelining: `Connection: close` goes only on the response to the *last* request
- *    received on a connection, decided when its head is written, so the responses to requests
- *    pipelined behind another are still sent. A request that arrives on an open connection during
- *    the drain is served (its connection was accepted before the revoke), with `Connection: close`.
+ * 2. HTTP: no request that reaches the server is lost. A busy connection is ended (a graceful FIN)
+ *    once its last response has been flushed, and that response says `Connection: close` if its
+ *    head was not written before the revoke. An idle keep-alive connection stays open until it has
+ *    received nothing for `idleGrace` ms (a request may already be on the wire: destroying it at
+ *    once loses that request, as Node's own `server.close()` does); a request arriving meanwhile is
+ *    served, with `Connection: close`. See `internal/http-connections.ts`.
+ * 3. Node's `server.close()` destroys a connection whose response has ended but is still being
+ *    flushed, and every idle one: the revoke keeps it from doing either.
  * 4. Upgraded connections (`upgrade`, `connect`: websockets, tunnels) are in flight until they
  *    close: they get the kick through `signal` (close them with a close frame there) and are cut at
  *    the deadline like the rest.
@@ -29,17 +29,29 @@
  *
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Access } from '../revocable.js';
-import { checkOptionalFunction, checkOptions } from '../internal/validate.js';
-import { ManagedResource, type ManagedOptions } from './managed.js';
-import { checkInstance, warn } from './internal/util.js';
+import { checkDuration, checkOptionalFunction, checkOptions, expected } from '../internal/validate.js';
+import { ManagedResource, managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
+import { makeRequestSignal, isRequestSignalSource, type RequestSignalSource } from './request-signal.js';
+import { HttpConnections, type CutRequest } from './internal/http-connections.js';
+import { draining, reportCut, type DrainingServer } from './internal/drain-watch.js';
+import { checkInstance, checkOptionalBoolean, warn } from './internal/util.js';
+
+export type { CutRequest } from './internal/http-connections.js';
 
 /** Options of {@link manageServer}. */
 export interface ManagedServerOptions extends ManagedOptions {
+  /**
+   * HTTP: milliseconds an idle keep-alive connection stays open once the revoke has started, for a
+   * request that may already be on its way (served with `Connection: close`). Any byte received
+   * starts it again; the deadline (`timeout`) bounds it. Default: 1000. `Infinity`: until the
+   * deadline.
+   */
+  idleGrace?: number;
   /**
    * Plain `net` servers only: what the kick does to each open connection. Default: `socket.end()`
    * (a graceful FIN after what was written). HTTP servers have their own kick and ignore this.
@@ -47,16 +59,15 @@ export interface ManagedServerOptions extends ManagedOptions {
   kick?: (socket: Socket) => void;
 }
 
-/** A request (or upgraded connection) whose connection was destroyed at the deadline. */
-export interface CutRequest {
-  readonly method: string | undefined;
-  readonly url: string | undefined;
-  /** Whether the response's headers had been sent (the client saw a truncated body). */
-  readonly headersSent: boolean;
-  /** An `upgrade` or `connect` connection (websocket, tunnel) rather than a request. */
-  readonly upgraded: boolean;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
+/** Options of {@link ManagedServer.requestSignal}. */
+export interface RequestSignalOptions<T = unknown> {
+  /** Also abort when this resource is revoked (a `Revocable`, a handle, or any `AbortSignal`). */
+  resource?: RequestSignalSource<T>;
+  /**
+   * Abort at the server's kick (the revoke's start: "wrap up"). Default: `true`. Pass `false` for
+   * work that should run to its end within the deadline.
+   */
+  kick?: boolean;
 }
 
 /** How a server's revoke went. */
@@ -69,15 +80,6 @@ export interface ServerDrainReport {
   readonly destroyed: number;
   /** Milliseconds from the revoke to the last connection gone. */
   readonly duration: number;
-}
-
-/** The HTTP state of one connection, keyed by the socket the HTTP layer uses (TLS for https). */
-interface HttpConnection {
-  readonly socket: Socket;
-  /** Responses not yet closed, oldest first: more than one when the client pipelines. */
-  readonly responses: ServerResponse[];
-  /** The request of an `upgrade`/`connect`: the socket belongs to the application now. */
-  upgrade: IncomingMessage | null;
 }
 
 type Drain =
@@ -102,41 +104,54 @@ const LIVE: Drain = { kind: 'live' };
  */
 export class ManagedServer<S extends NetServer = NetServer> extends ManagedResource<S> {
   readonly #server: S;
-  readonly #http: boolean;
+  /** HTTP bookkeeping; `null` for a plain net server. */
+  readonly #http: HttpConnections | null;
   /** Plain http: the TCP socket is the HTTP socket (for https the TLS socket is, made later). */
   readonly #plainHttp: boolean;
   readonly #kickSocket: (socket: Socket) => void;
   /** Every accepted TCP connection and the access it holds until it closes. */
   readonly #connections = new Map<Socket, Access<S>>();
-  /** HTTP state per connection; empty for a plain net server. */
-  readonly #conns = new Map<Socket, HttpConnection>();
   #drain: Drain = LIVE;
   #report: ServerDrainReport | undefined;
   /** Resolves when the listening socket has closed (its `close` event). */
   #closed: Promise<void> | undefined;
   /** Listeners we added to the server, to take off once released. */
   readonly #listeners: [event: string, listener: (...args: never[]) => void][] = [];
+  /** What the shutdown root sees of this server while it drains. */
+  readonly #watched: DrainingServer;
 
   /**
    * @param server a `net.Server`, `http.Server` or `https.Server`, listening or not yet.
-   * @param options `name`, `timeout` (the default deadline), `signal`, `kick` (net only).
+   * @param options `name`, `timeout` (the default deadline), `signal`, `idleGrace` (http), `kick` (net).
    */
   constructor(server: S, options?: ManagedServerOptions) {
     checkInstance(server, NetServer, 'a net.Server, http.Server or https.Server', 'server');
-    checkOptions(options);
-    checkOptionalFunction(options?.kick, 'options.kick');
+    const settings = readManagedOptions(options);
+    const kick = options?.kick;
+    const idleGrace = options?.idleGrace;
+    checkOptionalFunction(kick, 'options.kick');
+    const grace = checkDuration(idleGrace, 'options.idleGrace', 1_000);
     if (managed.has(server)) throw new TypeError('Expected `server` to be a server not managed yet, got one that already is');
-    super(server, options);
+    super(server, managedOptions(settings));
     managed.add(server);
     this.#server = server;
-    this.#http = server instanceof HttpServer || server instanceof HttpsServer;
-    this.#plainHttp = this.#http && !(server instanceof HttpsServer);
-    this.#kickSocket = options?.kick ?? endSocket;
+    const http = server instanceof HttpServer || server instanceof HttpsServer;
+    this.#http = http ? new HttpConnections(grace) : null;
+    this.#plainHttp = http && !(server instanceof HttpsServer);
+    this.#kickSocket = kick ?? endSocket;
+    const [httpConnections, tcpConnections] = [this.#http, this.#connections];
+    this.#watched = {
+      name: settings.name,
+      get inFlight() {
+        return httpConnections?.inFlight ?? tcpConnections.size;
+      },
+    };
     this.#listen('connection', (socket: Socket) => this.#onConnection(socket));
-    if (server instanceof HttpsServer) this.#listen('secureConnection', (socket: Socket) => this.#onSecureConnection(socket));
-    if (this.#http) {
-      this.#listen('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res), true);
-      this.#watchUpgrades();
+    const connections = this.#http;
+    if (connections !== null) {
+      if (server instanceof HttpsServer) this.#listen('secureConnection', (socket: Socket) => this.#onSecureConnection(connections, socket));
+      this.#listen('request', (req: IncomingMessage, res: ServerResponse) => connections.onRequest(req, res), true);
+      this.#watchUpgrades(connections);
     }
     this.signal.addEventListener('abort', () => this.#kick(), { once: true });
   }
@@ -154,6 +169,32 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
   /** How the revoke went, once it has resolved; `undefined` before. */
   get report(): ServerDrainReport | undefined {
     return this.#report;
+  }
+
+  /**
+   * One signal for a request, to pass down to everything the handler starts: aborted at this
+   * server's kick (unless `kick: false`), when the client disconnects before the response is
+   * complete (a `ClientDisconnectedError`), and when `resource` is revoked. A response that
+   * finishes leaves it unaborted, and it then holds no listener on the server or the resource.
+   *
+   * @example
+   * ```ts
+   * http.createServer(async (req, res) => {
+   *   const signal = api.requestSignal(req, res, { resource: tenant });
+   *   res.end(await tenant.with((db) => db.query(sql, { signal })));
+   * });
+   * ```
+   */
+  requestSignal<T>(req: IncomingMessage, res: ServerResponse, options?: RequestSignalOptions<T>): AbortSignal {
+    checkInstance(req, IncomingMessage, 'an http.IncomingMessage', 'req');
+    checkInstance(res, ServerResponse, 'an http.ServerResponse', 'res');
+    checkOptions(options);
+    const resource = options?.resource;
+    const kick = options?.kick;
+    if (resource !== undefined && !isRequestSignalSource(resource)) throw expected('a Revocable, a RevocableHandle, an AbortSignal or undefined', 'options.resource', resource);
+    checkOptionalBoolean(kick, 'options.kick');
+    if (res.req !== req) throw new TypeError('Expected `res` to be the response to `req`, got the response to another request');
+    return makeRequestSignal(kick === false ? undefined : this.signal, req, res, resource);
   }
 
   /** The deadline: the core's drain, with the remaining connections cut when `timeout` passes. */
@@ -185,62 +226,17 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
       return;
     }
     this.#connections.set(socket, access);
-    if (this.#plainHttp) this.#track(socket);
+    if (this.#plainHttp) this.#http?.track(socket);
     socket.once('close', () => {
       this.#connections.delete(socket);
-      this.#conns.delete(socket);
       access.release();
     });
   }
 
-  #onSecureConnection(socket: Socket): void {
-    if (this.#drain.kind !== 'live') {
-      socket.destroy();
-      return;
-    }
-    this.#track(socket);
-    socket.once('close', () => this.#conns.delete(socket));
-  }
-
-  #track(socket: Socket): HttpConnection {
-    const conn: HttpConnection = { socket, responses: [], upgrade: null };
-    this.#conns.set(socket, conn);
-    return conn;
-  }
-
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const conn = this.#conns.get(req.socket) ?? this.#track(req.socket);
-    conn.responses.push(res);
-    res.on('close', () => this.#responseClosed(conn, res));
-    if (this.#drain.kind === 'draining') this.#closeAfterLast(conn, res);
-  }
-
-  #responseClosed(conn: HttpConnection, res: ServerResponse): void {
-    const responses = conn.responses;
-    const index = responses.indexOf(res);
-    if (index === 0) responses.shift();
-    else if (index > 0) responses.splice(index, 1);
-    // Node has flushed the response ('close' follows 'finish'); with `Connection: close` it is
-    // already ending the socket. Without it (headers sent before the revoke) we end it: a FIN after
-    // the last byte, never a reset.
-    if (this.#drain.kind === 'draining' && responses.length === 0 && conn.upgrade === null) endSocket(conn.socket);
-  }
-
-  /**
-   * Makes the response to `conn`'s last request say `Connection: close`. Which request is last is
-   * known only when a response's head is written (a client may still pipeline another behind it),
-   * so each response whose head is not written yet decides then: a hook on its `writeHead`, which
-   * Node calls for an implicit head too. Only responses of a draining server get the hook.
-   */
-  #closeAfterLast(conn: HttpConnection, res: ServerResponse): void {
-    if (res.headersSent || Object.hasOwn(res, 'writeHead')) return;
-    const writeHead = res.writeHead;
-    const hooked = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
-      delete (res as { writeHead?: unknown }).writeHead;
-      if (conn.responses[conn.responses.length - 1] === res) res.setHeader('connection', 'close');
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    };
-    Object.defineProperty(res, 'writeHead', { value: hooked, configurable: true, writable: true });
+  /** https: the HTTP socket is the TLS one, made once the handshake is done (even mid-drain). */
+  #onSecureConnection(connections: HttpConnections, socket: Socket): void {
+    if (this.#drain.kind === 'cut') socket.destroy();
+    else connections.track(socket);
   }
 
   /**
@@ -248,13 +244,13 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
    * when the server has a listener for the event, so ours is present exactly when the application
    * has one (adding it unconditionally would change how Node treats upgrade requests).
    */
-  #watchUpgrades(): void {
+  #watchUpgrades(connections: HttpConnections): void {
     const server = this.#server;
     const markers = new Map<string, (req: IncomingMessage, socket: Socket) => void>();
     const marker = (event: string): ((req: IncomingMessage, socket: Socket) => void) => {
       let listener = markers.get(event);
       if (listener === undefined) {
-        listener = (req, socket) => this.#onUpgrade(req, socket);
+        listener = (req, socket) => connections.onUpgrade(req, socket);
         markers.set(event, listener);
       }
       return listener;
@@ -278,26 +274,23 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     this.#listeners.push(['upgrade', marker('upgrade')], ['connect', marker('connect')]);
   }
 
-  #onUpgrade(req: IncomingMessage, socket: Socket): void {
-    const conn = this.#conns.get(socket) ?? this.#track(socket);
-    conn.upgrade = req;
-  }
-
   /** The kick: runs synchronously in the first step of the revoke. */
   #kick(): void {
     this.#drain = { kind: 'draining', start: performance.now(), deadline: Infinity, timer: undefined };
+    draining.add(this.#watched);
     const server = this.#server;
+    const connections = this.#http;
     this.#closed = new Promise<void>((resolve) => {
       const onClosed = (): void => resolve();
-      if (!this.#http) {
+      if (connections === null) {
         server.close(onClosed);
         return;
       }
-      // Node's http close() destroys "idle" connections, and counts as idle one whose response has
-      // ended but is still being flushed: shadow that step with ours while it runs.
+      // Node's http close() destroys every idle connection, and counts as idle one whose response
+      // has ended but is still being flushed (invariant 3): shadow that step while it runs.
       const own = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
       const shadow = Object.isExtensible(server) && (own === undefined || own.configurable === true);
-      if (shadow) Object.defineProperty(server, 'closeIdleConnections', { value: () => this.#closeIdle(), configurable: true, writable: true });
+      if (shadow) Object.defineProperty(server, 'closeIdleConnections', { value: noop, configurable: true, writable: true });
       try {
         server.close(onClosed);
       } finally {
@@ -307,25 +300,16 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
         }
       }
     });
-    if (this.#http) {
-      // Again, for a runtime whose close() does not close idle connections itself.
-      this.#closeIdle();
-      for (const conn of this.#conns.values()) for (const res of conn.responses) this.#closeAfterLast(conn, res);
-    } else {
-      for (const socket of this.#connections.keys()) {
-        try {
-          this.#kickSocket(socket);
-        } catch (error) {
-          warn(error);
-        }
-      }
+    if (connections !== null) {
+      connections.kick();
+      return;
     }
-  }
-
-  /** Destroys every HTTP connection with no response open and not upgraded: nothing is lost. */
-  #closeIdle(): void {
-    for (const conn of this.#conns.values()) {
-      if (conn.responses.length === 0 && conn.upgrade === null) conn.socket.destroy();
+    for (const socket of this.#connections.keys()) {
+      try {
+        this.#kickSocket(socket);
+      } catch (error) {
+        warn(error);
+      }
     }
   }
 
@@ -333,20 +317,12 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
   #cut(): void {
     const drain = this.#drain;
     if (drain.kind !== 'draining') return;
-    const cut: CutRequest[] = [];
-    for (const conn of this.#conns.values()) {
-      const { remoteAddress, remotePort } = conn.socket;
-      for (const res of conn.responses) {
-        cut.push({ method: res.req.method, url: res.req.url, headersSent: res.headersSent, upgraded: false, remoteAddress, remotePort });
-      }
-      if (conn.upgrade !== null) {
-        cut.push({ method: conn.upgrade.method, url: conn.upgrade.url, headersSent: true, upgraded: true, remoteAddress, remotePort });
-      }
-    }
-    const sockets = new Set<Socket>([...this.#connections.keys(), ...[...this.#conns.values()].map((c) => c.socket)]);
+    const { cut, sockets } = this.#http?.cut() ?? { cut: [], sockets: [] };
+    const all = new Set<Socket>([...this.#connections.keys(), ...sockets]);
     const destroyed = this.#connections.size;
     this.#drain = { kind: 'cut', start: drain.start, cut, destroyed };
-    for (const socket of sockets) socket.destroy();
+    if (cut.length > 0) reportCut(this.name, cut);
+    for (const socket of all) socket.destroy();
   }
 
   /** Runs once every connection (access) is gone: wait for the listening socket, then report. */
@@ -364,13 +340,16 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     const server = this.#server as unknown as NodeJS.EventEmitter;
     for (const [event, listener] of this.#listeners) server.removeListener(event, listener as (...args: unknown[]) => void);
     this.#listeners.length = 0;
-    this.#conns.clear();
+    this.#http?.clear();
+    draining.delete(this.#watched);
     managed.delete(this.#server);
   }
 }
 
 /** Servers with a ManagedServer attached: two would fight over the same connections. */
 const managed = new WeakSet<NetServer>();
+
+const noop = (): void => {};
 
 function endSocket(socket: Socket): void {
   if (!socket.destroyed && !socket.writableEnded) socket.end();

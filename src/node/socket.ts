@@ -12,8 +12,8 @@
  * @module
  */
 import { Socket } from 'node:net';
-import { checkDuration, checkOptions } from '../internal/validate.js';
-import { ManagedResource, type ManagedOptions } from './managed.js';
+import { checkDuration } from '../internal/validate.js';
+import { ManagedResource, managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
 import { checkInstance, once } from './internal/util.js';
 
 /** Options of {@link manageSocket}. */
@@ -39,9 +39,9 @@ export class ManagedSocket<S extends Socket = Socket> extends ManagedResource<S>
 
   constructor(socket: S, options?: ManagedSocketOptions) {
     checkInstance(socket, Socket, 'a net.Socket', 'socket');
-    checkOptions(options);
+    const settings = readManagedOptions(options);
     const grace = checkDuration(options?.grace, 'options.grace', 5_000);
-    super(socket, options);
+    super(socket, managedOptions(settings));
     this.#grace = grace;
   }
 

@@ -19,7 +19,7 @@
 import { checkDelay, checkFunction } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
 import { checkOptionalBoolean } from './internal/util.js';
-import { bindToScope, readManagedOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
+import { bindToScope, readBoundOptions, type ScopeBindingOptions } from './internal/scope-binding.js';
 
 /** Options of {@link setManagedTimeout} and {@link setManagedInterval}. */
 export interface ManagedTimerOptions extends ManagedOptions, ScopeBindingOptions {
@@ -49,7 +49,7 @@ export class ManagedTimer extends ManagedResource<Timer> {
   constructor(kind: 'timeout' | 'interval', callback: Callback, delay: number, options?: ManagedTimerOptions) {
     checkFunction(callback, 'callback');
     checkDelay(delay, 'delay');
-    const { managed, scope } = readManagedOptions(options, `a managed ${kind}`);
+    const { managed, scope } = readBoundOptions(options, `a managed ${kind}`);
     const unref = options?.unref;
     checkOptionalBoolean(unref, 'options.unref');
     // The callback runs only through tryWith: the gate. The tick reaches the instance through

@@ -1,100 +1,123 @@
 /**
- * A managed worker thread: terminated when released; optionally asked to stop first.
+ * A managed worker thread: revoked by its own exit, stopped by the revoke within a grace, and
+ * terminated when the grace is over.
  *
  * Invariants:
- * 1. The release runs after the drain (tasks sent through accesses are kicked through their signal
- *    and waited for). With `stop`, it calls `stop(worker)` (post your own "finish up" message) and
- *    waits up to `grace` ms for the worker to exit; then, or at once without `stop`, it calls
- *    `worker.terminate()`. The revoke resolves when the thread has exited.
- * 2. A worker that has already exited releases at once.
- * 3. `exit` records how it ended: `{ code, forced }`, `forced` when `terminate()` was needed.
+ * 1. The thread's exit, however it comes (an uncaught error, `process.exit()` in the worker, the
+ *    stop, `terminate()`), revokes the managed worker: no job starts after it, and every job in
+ *    flight (`with(fn)` where `fn` returned a promise) rejects at once with a `RevokedError`
+ *    (`code: 'ENODEV'`) whose `cause` is the worker's uncaught error, if there was one.
+ * 2. The revoke kicks the jobs (their signal aborts), waits for them, then calls `stop(worker)` (post
+ *    your own "finish up" message) and waits for the exit; without `stop`, it calls `terminate()`
+ *    once the jobs have settled. `grace` ms after the revoke started (default 5000; sooner for a
+ *    revoke with a shorter `timeout`), a worker still running is terminated, whatever its jobs
+ *    do. The revoke resolves once the thread has exited, never with `DrainTimeoutError`.
+ * 3. `exit` records how it ended: `{ code, forced, error }`, `forced` when `terminate()` ended it.
+ * 4. An uncaught error in the worker does not crash this thread: it is `exit.error`, and the cause
+ *    of the jobs' rejection (it is also reported as a process warning, so that it is not silent).
+ * 5. Every reaction to the thread's end is in one place, `#onExit`.
  *
  * @module
  */
 import { Worker } from 'node:worker_threads';
-import { checkDuration, checkOptionalFunction, checkOptions } from '../internal/validate.js';
-import { ManagedResource, type ManagedOptions } from './managed.js';
-import { checkInstance, settlesWithin } from './internal/util.js';
+import { checkDuration, checkOptionalFunction } from '../internal/validate.js';
+import { managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
+import { Stoppable } from './internal/stoppable.js';
+import { checkInstance, warn } from './internal/util.js';
 
 /** Options of {@link manageWorker}. */
 export interface ManagedWorkerOptions extends ManagedOptions {
   /** Asks the worker to finish (e.g. `(w) => w.postMessage('stop')`) before it is terminated. */
-  stop?: (worker: Worker) => void;
-  /** With `stop`: milliseconds to wait for the worker to exit before `terminate()`. Default: 5000. */
+  stop?: (worker: Worker) => unknown;
+  /** Milliseconds from the revoke to `terminate()` for a worker still running. Default: 5000. */
   grace?: number;
 }
 
 /** How a managed worker ended. */
 export interface WorkerExit {
-  /** The exit code (`1` for a terminated worker, as Node reports it). */
-  readonly code: number;
-  /** Whether the release had to call `terminate()`. */
+  /** The exit code (`1` for a terminated worker, as Node reports it); `null` if it had exited before it was managed. */
+  readonly code: number | null;
+  /** Whether `terminate()` ended it. */
   readonly forced: boolean;
+  /** The worker's uncaught error, if that is what ended it. */
+  readonly error?: unknown;
 }
 
 /**
- * A worker thread that is stopped when revoked. Create it with {@link manageWorker}.
+ * A worker thread that is stopped when revoked, and revoked when it exits. Create it with
+ * {@link manageWorker}. Run jobs through `with((worker, signal) => ...)`: a job rejects at once
+ * when the thread exits, and its signal aborts when the revoke starts.
  *
  * @example
  * ```ts
- * const pool = manageWorker(new Worker('./hash.js'), { stop: (w) => w.postMessage('stop'), grace: 1_000 });
- * await pool.revoke();
- * pool.exit; // => { code: 0, forced: false } when the worker exits on 'stop'
+ * const hasher = manageWorker(new Worker('./hash.js'), { stop: (w) => w.postMessage('stop'), grace: 1_000 });
+ * const digest = await hasher.with(async (worker, signal) => {
+ *   worker.postMessage(file);
+ *   const [reply] = await once(worker, 'message', { signal });
+ *   return reply;
+ * }); // rejects with RevokedError (ENODEV) at once if the thread crashes meanwhile
+ * await hasher.revoke();
+ * hasher.exit; // => { code: 0, forced: false } when the worker exits on 'stop'
  * ```
  */
-export class ManagedWorker extends ManagedResource<Worker> {
+export class ManagedWorker extends Stoppable<Worker> {
+  /** The thread's id, kept: `worker.threadId` is -1 once it has exited. */
+  readonly #threadId: number;
+  readonly #stop: ((worker: Worker) => unknown) | undefined;
+  /** The worker's uncaught error, from its `error` event (which comes before `exit`). */
+  #error: unknown;
   #exit: WorkerExit | undefined;
-  #code: number | undefined;
-  readonly #exited: Promise<void>;
-
-  readonly #stop: ((worker: Worker) => void) | undefined;
-  readonly #grace: number;
 
   constructor(worker: Worker, options?: ManagedWorkerOptions) {
     checkInstance(worker, Worker, 'a worker_threads Worker', 'worker');
-    checkOptions(options);
-    checkOptionalFunction(options?.stop, 'options.stop');
-    const grace = checkDuration(options?.grace, 'options.grace', 5_000);
-    super(worker, options?.name === undefined ? { ...options, name: `worker ${worker.threadId}` } : options);
-    this.#stop = options?.stop;
-    this.#grace = grace;
-    // threadId is -1 once the thread has exited.
-    this.#exited =
-      worker.threadId === -1
-        ? Promise.resolve()
-        : new Promise<void>((resolve) =>
-            worker.once('exit', (code: number) => {
-              this.#code = code;
-              resolve();
-            }),
-          );
-  }
-
-  protected override async releaseResource(worker: Worker): Promise<void> {
-    let forced = false;
-    if (this.#code === undefined && worker.threadId !== -1) {
-      let graceful = false;
-      if (this.#stop !== undefined) {
-        this.#stop(worker);
-        graceful = await settlesWithin(this.#exited, this.#grace);
-      }
-      if (!graceful && this.#code === undefined) {
-        forced = true;
-        await worker.terminate();
-      }
+    const settings = readManagedOptions(options);
+    const stop = options?.stop;
+    const graceOption = options?.grace;
+    checkOptionalFunction(stop, 'options.stop');
+    const grace = checkDuration(graceOption, 'options.grace', 5_000);
+    const threadId = worker.threadId;
+    super('ManagedWorker', worker, managedOptions(settings, settings.name ?? `worker ${threadId}`), grace);
+    this.#threadId = threadId;
+    this.#stop = stop;
+    if (threadId === -1) {
+      this.#onExit(null); // exited before it was managed: nothing more will come
+      return;
     }
-    await this.#exited;
-    this.#exit = { code: this.#code ?? 1, forced };
+    worker.on('error', (error: unknown) => {
+      this.#error ??= error;
+    });
+    worker.once('exit', (code: number) => this.#onExit(code));
   }
 
-  /** How it ended, once the revoke has resolved; `undefined` before. */
+  /** The thread's id (`worker.threadId` as it was while the thread ran). */
+  get threadId(): number {
+    return this.#threadId;
+  }
+
+  /** How it ended, once it has exited; `undefined` before. */
   get exit(): WorkerExit | undefined {
     return this.#exit;
   }
 
-  /** Resolves when the thread exits, whether by the revoke or by itself. */
-  get exited(): Promise<void> {
-    return this.#exited;
+  /**
+   * The worker's `exit`, however it came (by itself, the stop, `terminate()`): the one place that
+   * reacts to the thread's end. Runs once. `#threadId` names the thread that ended.
+   */
+  #onExit(code: number | null): void {
+    const error = this.#error;
+    const forced = this.forced;
+    this.#exit = error === undefined ? { code, forced } : { code, forced, error };
+    if (error !== undefined && !this.revoked) warn(error);
+    const how = code === null ? 'had exited before it was managed' : error === undefined ? `exited with code ${code}` : `exited with code ${code} after an uncaught error`;
+    this.exitHappened(how, error, code === null);
+  }
+
+  protected override get politeStop(): ((worker: Worker) => unknown) | undefined {
+    return this.#stop;
+  }
+
+  protected override force(worker: Worker): void {
+    worker.terminate().catch(warn);
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
+import { checkOptions, checkOptionalString, expected } from '../../internal/validate.js';
 
 export interface FileReadStreamOptions {
   encoding?: BufferEncoding;
@@ -24,6 +25,48 @@ export interface FileReadStreamOptions {
 export interface FileWriteStreamOptions {
   start?: number;
   highWaterMark?: number;
+}
+
+/** Options read once each and checked, before any access is taken: a bad call leaks nothing. */
+export function readStreamOptions(options: FileReadStreamOptions | undefined): FileReadStreamOptions {
+  checkOptions(options);
+  const encoding = options?.encoding;
+  const start = options?.start;
+  const end = options?.end;
+  const highWaterMark = options?.highWaterMark;
+  checkOptionalString(encoding, 'options.encoding');
+  if (encoding !== undefined && !Buffer.isEncoding(encoding)) throw expected('a Buffer encoding such as `utf8`', 'options.encoding', encoding);
+  checkPosition(start, 'options.start');
+  checkPosition(end, 'options.end');
+  if (end !== undefined && end < (start ?? 0)) throw new RangeError(`Expected \`options.end\` to be >= \`options.start\`, got ${end} < ${start ?? 0}`);
+  checkHighWaterMark(highWaterMark);
+  return defined({ encoding, start, end, highWaterMark });
+}
+
+/** As {@link readStreamOptions}, for write streams. */
+export function writeStreamOptions(options: FileWriteStreamOptions | undefined): FileWriteStreamOptions {
+  checkOptions(options);
+  const start = options?.start;
+  const highWaterMark = options?.highWaterMark;
+  checkPosition(start, 'options.start');
+  checkHighWaterMark(highWaterMark);
+  return defined({ start, highWaterMark });
+}
+
+function checkPosition(value: unknown, name: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number') throw expected('a number or undefined', name, value);
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`Expected \`${name}\` to be an integer >= 0, got ${value}`);
+}
+
+function checkHighWaterMark(value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number') throw expected('a number or undefined', 'options.highWaterMark', value);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`Expected \`options.highWaterMark\` to be an integer > 0, got ${value}`);
+}
+
+function defined<T extends object>(bag: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(bag).filter(([, value]) => value !== undefined)) as T;
 }
 
 /** Tracks the one operation a stream has in flight, so that `_destroy` can wait for it. */
@@ -45,6 +88,7 @@ class Pending {
   }
 }
 
+/** A read stream; `options` come from {@link readStreamOptions}. */
 export function fileReadStream(handle: FileHandle, options: FileReadStreamOptions = {}): Readable {
   const pending = new Pending();
   let position: number | null = options.start ?? null;
@@ -78,6 +122,7 @@ export function fileReadStream(handle: FileHandle, options: FileReadStreamOption
   return new Readable(readableOptions);
 }
 
+/** A write stream; `options` come from {@link writeStreamOptions}. */
 export function fileWriteStream(handle: FileHandle, options: FileWriteStreamOptions = {}): Writable {
   const pending = new Pending();
   let position: number | null = options.start ?? null;

@@ -17,8 +17,8 @@
  */
 import { ScopeDisposedError, describeName } from '../../errors.js';
 import { ResourceScope, type ScopeEntry } from '../../scope.js';
-import { checkOptions, expected } from '../../internal/validate.js';
-import { checkManagedOptions, type ManagedOptions } from '../managed.js';
+import { expected } from '../../internal/validate.js';
+import { managedOptions, readManagedOptions, type ManagedOptions } from '../managed.js';
 import { anySignal } from './util.js';
 
 /** The option that binds a managed resource to a scope. */
@@ -38,27 +38,20 @@ export interface ReadOptions {
 }
 
 /**
- * Reads and checks `name`, `timeout`, `signal` and `scope` of `options` (already checked to be an
- * options bag by the caller, who reads its own options the same way). `what` names the resource
- * in the error for a scope that is not open.
+ * Reads and checks `name`, `timeout`, `signal` and `scope` of `options`, each once: the shared ones
+ * through `readManagedOptions`, then the scope. `what` names the resource in the error for a scope
+ * that is not open.
  */
-export function readManagedOptions(options: (ManagedOptions & ScopeBindingOptions) | undefined, what: string): ReadOptions {
-  checkOptions(options);
-  const name = options?.name;
-  const timeout = options?.timeout;
-  const signal = options?.signal;
+export function readBoundOptions(options: (ManagedOptions & ScopeBindingOptions) | undefined, what: string): ReadOptions {
+  const settings = readManagedOptions(options);
   const scope = options?.scope;
-  const managed: ManagedOptions = {};
-  if (name !== undefined) managed.name = name;
-  if (timeout !== undefined) managed.timeout = timeout;
-  if (signal !== undefined) managed.signal = signal;
-  checkManagedOptions(managed);
+  const managed = managedOptions(settings);
   if (scope !== undefined) {
     if (!(scope instanceof ResourceScope)) throw expected('a ResourceScope or undefined', 'options.scope', scope);
     if (scope.disposed) {
       throw new ScopeDisposedError(`${describeName('ResourceScope', scope.name)} is ${scope.state}: cannot bind ${what} to it`, scope.name, Promise.resolve());
     }
-    managed.signal = signal === undefined ? scope.signal : anySignal([signal, scope.signal]);
+    managed.signal = settings.signal === undefined ? scope.signal : anySignal([settings.signal, scope.signal]);
   }
   return { managed, scope };
 }

@@ -58,21 +58,6 @@ export function once(emitter: EventEmitter, event: string, ms: number): Promise<
   });
 }
 
-/** Resolves `true` once `promise` settles, or `false` when `ms` passes first; leaves no timer. */
-export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  if (ms === Infinity) return promise.then(yes, yes);
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(resolve, ms, false);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    promise.then(done, done);
-  });
-}
-
-const yes = (): boolean => true;
-
 /** Reports an error nobody awaits (a revoke started by a parent signal) without crashing. */
 export function warn(error: unknown): void {
   process.emitWarning(error instanceof Error ? error : new Error(String(error)));
