@@ -335,6 +335,7 @@ export class SharedRevocable<T> implements RevocableLike<T> {
   /** An access refused: undo the add, and let go of this thread's view once nothing uses it. */
   #refused(): void {
     this.#exit();
+    if (!this.#noticed && this.#view.kind === 'attached') this.#notice();
     if (!this.#owner && A.load(this.#gate, 0) === BIAS) {
       this.#resource = undefined;
       if (outcome(this.#words) !== undefined) unregister(this);
@@ -372,7 +373,9 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     if (this.#owner) this.#startEnd();
   }
 
+  /** The error for a closed gate; this thread has now seen the revoke, so it notices it. */
   #goneError(): RevokedError {
+    if (!this.#noticed && this.#view.kind === 'attached' && A.load(this.#gate, 0) < 0) this.#notice();
     if (this.#view.kind !== 'attached') {
       return new RevokedError(`${describeName('SharedRevocable', this.#name)} was detached from thread ${this.#threadId}`, { resourceName: this.#name });
     }
