@@ -8,6 +8,8 @@
  *    `worker.terminate()`. The revoke resolves when the thread has exited.
  * 2. A worker that has already exited releases at once.
  * 3. `exit` records how it ended: `{ code, forced }`, `forced` when `terminate()` was needed.
+ * 4. On the worker's `exit`, its slots in every `SharedRevocable` created or attached in this thread
+ *    are reclaimed (counted as drained), so a crashed or terminated worker never blocks a revoke.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { checkDuration, checkOptionalFunction, checkOptions } from '../internal/validate.js';
 import { ManagedResource, type ManagedOptions } from './managed.js';
 import { checkInstance, settlesWithin } from './internal/util.js';
+import { reclaimThread } from '../shared/internal/registry.js';
 
 /** Options of {@link manageWorker}. */
 export interface ManagedWorkerOptions extends ManagedOptions {
@@ -58,6 +61,10 @@ export class ManagedWorker extends ManagedResource<Worker> {
     super(worker, options?.name === undefined ? { ...options, name: `worker ${worker.threadId}` } : options);
     this.#stop = options?.stop;
     this.#grace = grace;
+    // A worker that exits can never end its accesses to a SharedRevocable: count them as drained
+    // in every one this thread holds. Its threadId is -1 by then, so it is read now.
+    const threadId = worker.threadId;
+    if (threadId !== -1) worker.once('exit', () => reclaimThread(threadId));
     // threadId is -1 once the thread has exited.
     this.#exited =
       worker.threadId === -1
