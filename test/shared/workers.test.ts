@@ -63,8 +63,10 @@ describe('four workers under a revoke from a random thread at a random moment', 
       });
       const revoker = Math.floor(random() * 5); // 0: this thread; 1-4: a worker
       const revokeAfter = 5 + random() * 40;
-      const done = workers.map((worker) => message(worker, 'done'));
+      const attached = workers.map((worker) => message(worker, 'attached'));
       workers.forEach((worker, i) => worker.postMessage({ ref: shared.ref, alive: alive.buffer, revokeAfter: revoker === i + 1 ? revokeAfter : null, seed: round * 10 + i }));
+      await Promise.all(attached); // the revoke comes while every worker is at work
+      const done = workers.map((worker) => message(worker, 'done'));
       const ours = revoker === 0 ? new Promise<boolean>((resolve) => setTimeout(() => resolve(shared.revoke()), revokeAfter)) : Promise.resolve(false);
       const reports = await Promise.all(done);
       const trues = reports.reduce((sum, report) => sum + (report['trues'] as number), 0) + ((await ours) ? 1 : 0) + ((await shared.revoke()) ? 1 : 0);
