@@ -5,6 +5,7 @@
  *
  * The worker side of the multi-thread rows is this same file, started in a worker.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import { Revocable } from '../src/index.js';
@@ -23,7 +24,7 @@ class Sensor {
 }
 
 const N = 2_000_000;
-const THREAD_N = 4_000_000;
+const THREAD_N = 10_000_000;
 const read = (sensor: Sensor): number => sensor.read();
 
 type Kind = 'shared' | 'floor' | 'one counter';
@@ -48,8 +49,9 @@ async function worker(): Promise<void> {
       const start = new Int32Array(job.start as SharedArrayBuffer);
       Atomics.wait(start, 0, 0);
       const begin = process.hrtime.bigint();
+      const cpu = threadCpuTicks();
       loop(THREAD_N);
-      port.postMessage(Number(process.hrtime.bigint() - begin));
+      port.postMessage({ wall: Number(process.hrtime.bigint() - begin), cpu: threadCpuTicks() - cpu });
     } else {
       const joined = SharedRevocable.attach(job.ref as SharedRevocableRef, new Sensor());
       const user = async (): Promise<void> => {
@@ -70,6 +72,17 @@ async function worker(): Promise<void> {
       void Promise.all([user(), user()]).then(() => port.postMessage('refused'));
     }
   });
+}
+
+/** This thread's CPU time in clock ticks (Linux: utime + stime of /proc/thread-self/stat), or NaN. */
+function threadCpuTicks(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return NaN;
+  }
 }
 
 function readLoop(job: Job, sensor: Sensor): (n: number) => void {
@@ -97,39 +110,50 @@ function readLoop(job: Job, sensor: Sensor): (n: number) => void {
 
 const message = (w: Worker): Promise<unknown> => new Promise((resolve) => w.once('message', resolve));
 
-/** Nanoseconds of `threads` workers each reading THREAD_N times at once: the slowest's time. */
-async function together(kind: Kind, threads: number, shared: SharedRevocable<Sensor>, counter: SharedArrayBuffer): Promise<number> {
+/**
+ * `threads` workers each reading THREAD_N times at once: the slowest one's wall time (ns), and
+ * the CPU time (clock ticks) they took in all.
+ */
+async function together(kind: Kind, threads: number, shared: SharedRevocable<Sensor>, counter: SharedArrayBuffer): Promise<{ wall: number; cpu: number }> {
   const start = new SharedArrayBuffer(4);
   const workers = Array.from({ length: threads }, (_, i) => tsWorker(new URL(import.meta.url), undefined, { env: { ...process.env, SLOT: String(i) } }));
   try {
     const readies = workers.map((w) => message(w));
     for (const w of workers) w.postMessage({ role: 'reader', kind, ref: shared.ref, counter, start } satisfies Job);
     await Promise.all(readies);
-    const times = workers.map((w) => message(w) as Promise<number>);
+    const times = workers.map((w) => message(w) as Promise<{ wall: number; cpu: number }>);
     Atomics.store(new Int32Array(start), 0, 1);
     Atomics.notify(new Int32Array(start), 0);
-    return Math.max(...(await Promise.all(times)));
+    const results = await Promise.all(times);
+    return { wall: Math.max(...results.map((r) => r.wall)), cpu: results.reduce((sum, r) => sum + r.cpu, 0) };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
-/** Throughput of two threads at once over one thread alone, median of `rounds`. */
-async function scaling(kind: Kind, rounds: number): Promise<{ one: number; two: number; scale: number }> {
+/**
+ * Throughput of two threads at once over one thread alone (wall time), median of `rounds`; and the
+ * CPU time per operation with two threads over one thread's, which leaves out the time spent
+ * waiting for a core on a loaded machine and keeps what the threads cost each other when they do
+ * run at once (a cache line both write): 1.0 is no interference.
+ */
+async function scaling(kind: Kind, rounds: number): Promise<{ one: number; two: number; scale: number; cpuCost: number }> {
   const ones: number[] = [];
   const twos: number[] = [];
   const scales: number[] = [];
+  const cpuCosts: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const shared = SharedRevocable.create(new Sensor(), { maxThreads: 4 });
     const counter = new SharedArrayBuffer(64 * 4 * 4);
     const one = await together(kind, 1, shared, counter);
     const two = await together(kind, 2, shared, counter);
-    ones.push(one / THREAD_N);
-    twos.push(two / THREAD_N);
-    scales.push((2 * one) / two);
+    ones.push(one.wall / THREAD_N);
+    twos.push(two.wall / THREAD_N);
+    scales.push((2 * one.wall) / two.wall);
+    cpuCosts.push(two.cpu / (2 * one.cpu));
     await shared.revoke();
   }
-  return { one: median(ones), two: median(twos), scale: median(scales) };
+  return { one: median(ones), two: median(twos), scale: median(scales), cpuCost: median(cpuCosts) };
 }
 
 /** Milliseconds from revoke() to its resolution, four threads with kicked accesses in flight. */
@@ -222,9 +246,9 @@ export async function run(): Promise<void> {
     { name: 'shared.tryAccess + release', value: tryAccess, unit: 'ns', note: `${ratio(tryAccess, floor)} of the floor` },
     { name: 'core Revocable tryWith, sync (one thread only)', value: coreTryWith, unit: 'ns', note: 'for scale: no atomics' },
     { name: 'shared.tryWith, 1 thread', value: sharedScaling.one, unit: 'ns', note: 'in a worker' },
-    { name: 'shared.tryWith, 2 threads at once', value: sharedScaling.two, unit: 'ns', note: `throughput ${sharedScaling.scale.toFixed(2)}x of one thread (target >= 1.8x: ${met(sharedScaling.scale >= 1.8)})` },
-    { name: 'floor, 2 threads at once', value: floorScaling.two, unit: 'ns', note: `throughput ${floorScaling.scale.toFixed(2)}x of one thread (${floorScaling.one.toFixed(1)} ns alone)` },
-    { name: 'one shared counter, 2 threads at once', value: counterScaling.two, unit: 'ns', note: `throughput ${counterScaling.scale.toFixed(2)}x of one thread (${counterScaling.one.toFixed(1)} ns alone): what a shared read-write lock gets` },
+    { name: 'shared.tryWith, 2 threads at once', value: sharedScaling.two, unit: 'ns', note: `throughput ${sharedScaling.scale.toFixed(2)}x of one thread (target >= 1.8x: ${met(sharedScaling.scale >= 1.8)}); CPU per op ${sharedScaling.cpuCost.toFixed(2)}x of one thread's` },
+    { name: 'floor, 2 threads at once', value: floorScaling.two, unit: 'ns', note: `throughput ${floorScaling.scale.toFixed(2)}x of one thread, CPU per op ${floorScaling.cpuCost.toFixed(2)}x (${floorScaling.one.toFixed(1)} ns alone)` },
+    { name: 'one shared counter, 2 threads at once', value: counterScaling.two, unit: 'ns', note: `throughput ${counterScaling.scale.toFixed(2)}x of one thread, CPU per op ${counterScaling.cpuCost.toFixed(2)}x (${counterScaling.one.toFixed(1)} ns alone): what a shared read-write lock gets` },
     { name: 'revoke, 4 threads with kicked accesses, p50', value: p50, unit: 'ms', note: `target <= 5 ms: ${met(p50 <= 5)}; ${latencies.length} revokes, kick to release` },
     { name: 'revoke, 4 threads with kicked accesses, p99', value: p99, unit: 'ms', note: `target <= 20 ms: ${met(p99 <= 20)}; max ${(latencies.at(-1) as number).toFixed(2)} ms` },
     { name: 'bytes per thread slot', value: slotBytes, unit: 'bytes', note: `target <= 64: ${met(slotBytes <= 64)} (one cache line; + ${LINE_BYTES} header and ${FAILURE_BYTES} trailer per resource)` },
