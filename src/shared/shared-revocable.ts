@@ -27,14 +27,14 @@ import { allowManyListeners } from '../internal/runtime.js';
 import { settle } from '../internal/settle.js';
 import { checkDuration, checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, checkResource, expected, isThenable } from '../internal/validate.js';
 import type { RevocableState, RevokeOptions } from '../revocable.js';
-import { AlreadyAttachedError } from './errors.js';
 import { atomics as A } from './internal/atomics.js';
 import { bounded } from './internal/bound.js';
-import { awaitEnd, outcome, publish } from './internal/end.js';
-import { BIAS, bufferBytes, LIVE, LINE_WORDS, MAGIC, MAGIC_WORD, MAX_THREADS, OWNER, REVOKER, REVOKING, SLOT_COUNT, STATE, VERSION, VERSION_WORD, slotBase } from './internal/layout.js';
+import { awaitEnd, drainAll, outcome, publish } from './internal/end.js';
+import { BIAS, LIVE, LINE_WORDS, REVOKING, STATE, slotBase } from './internal/layout.js';
 import { lock, unlock } from './internal/lock.js';
-import { begin, claim, close, FULL, free, GONE, inFlight, reclaim as reclaimSlots, TAKEN, undrained } from './internal/protocol.js';
-import { checkMaxThreads, checkRef, checkThreadId, REF_TYPE, sharedArrayBuffer, type SharedRevocableRef } from './internal/ref.js';
+import { createMemory, joinMemory } from './internal/open.js';
+import { begin, close, free, inFlight, reclaim as reclaimSlots, undrained } from './internal/protocol.js';
+import { checkMaxThreads, checkRef, checkThreadId, sharedArrayBuffer, type SharedRevocableRef } from './internal/ref.js';
 import { register, unregister } from './internal/registry.js';
 import { currentThreadId } from './internal/thread.js';
 import { waitChange } from './internal/wait.js';
@@ -152,16 +152,7 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     const maxThreads = checkMaxThreads(max, 'options.maxThreads');
     checkOptionalFunction(release, 'options.release');
     const threadId = id === undefined ? (currentThreadId() ?? 0) : checkThreadId(id, 'options.threadId');
-    const Shared = sharedArrayBuffer();
-    const buffer = new Shared(bufferBytes(maxThreads));
-    const words = new Int32Array(buffer);
-    A.store(words, MAGIC_WORD, MAGIC);
-    A.store(words, VERSION_WORD, VERSION);
-    A.store(words, MAX_THREADS, maxThreads);
-    A.store(words, OWNER, threadId);
-    A.store(words, REVOKER, -1);
-    const slot = claim(words, threadId); // nobody else has the buffer yet: no lock needed
-    const ref: SharedRevocableRef = Object.freeze({ type: REF_TYPE, version: VERSION, buffer, name });
+    const { words, slot, ref } = createMemory(maxThreads, threadId, name);
     return new SharedRevocable(INTERNAL, words, slot, threadId, resource, release, ref, true);
   }
 
@@ -185,18 +176,7 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     const { threadId: id } = options ?? {};
     const threadId = id === undefined ? currentThreadId() : checkThreadId(id, 'options.threadId');
     if (threadId === undefined) throw expected('an integer >= 0 (a thread id): this runtime has no thread ids of its own', 'options.threadId', id);
-    const words = new Int32Array(buffer);
-    const own: SharedRevocableRef = Object.freeze({ type: REF_TYPE, version: VERSION, buffer, name });
-    lock(words, threadId, name);
-    let slot: number;
-    try {
-      slot = claim(words, threadId);
-    } finally {
-      unlock(words);
-    }
-    if (slot === GONE) throw revokedError(name);
-    if (slot === FULL) throw new RangeError(`${describeName('SharedRevocable', name)} has room for ${A.load(words, MAX_THREADS)} threads (\`maxThreads\`), and all are attached`);
-    if (slot === TAKEN) throw new AlreadyAttachedError(name, threadId);
+    const { words, slot, ref: own } = joinMemory(buffer, threadId, name);
     return new SharedRevocable(INTERNAL, words, slot, threadId, resource, undefined, own, false);
   }
 
@@ -423,28 +403,8 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     });
     end.catch(ignore); // reported to every revoke() caller; none may be waiting any more
     this.#end = end;
-    this.#drainStep();
-  }
-
-  /** One step of the owner's drain: wait on the first slot not drained, or release if none is left. */
-  #drainStep(): void {
-    const words = this.#words;
-    for (;;) {
-      const index = undrained(words);
-      if (index === -1) return this.#drained();
-      if (index === this.#slot) {
-        // This thread's own accesses: the last exit resumes the drain synchronously.
-        this.#onDrained = () => this.#drainStep();
-        if (A.load(this.#gate, 0) !== BIAS) return;
-        this.#onDrained = undefined;
-        continue;
-      }
-      const at = slotBase(index) + SLOT_COUNT;
-      const value = A.load(words, at);
-      if (value === BIAS) continue;
-      void waitChange(words, at, value, true).then(() => this.#drainStep());
-      return;
-    }
+    const own = { slot: this.#slot, gate: this.#gate, wait: (resume: () => void) => void (this.#onDrained = resume) };
+    drainAll(this.#words, own, () => this.#drained());
   }
 
   #drained(): void {

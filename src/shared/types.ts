@@ -9,7 +9,14 @@
  */
 import type { RevocableState, RevokeOptions } from '../revocable.js';
 
-/** One use of a resource: `Access` in the core, `SharedAccess` here. */
+/**
+ * One use of a resource: `Access` in the core, `SharedAccess` here.
+ *
+ * @example
+ * ```ts
+ * function first(access: AccessLike<Port>): number { return access.value.id; } // either kind
+ * ```
+ */
 export interface AccessLike<T> extends Disposable {
   readonly value: T;
   readonly signal: AbortSignal;
@@ -17,7 +24,14 @@ export interface AccessLike<T> extends Disposable {
   release(): void;
 }
 
-/** A consumer's handle: `RevocableHandle` in the core, `SharedRevocableHandle` here. */
+/**
+ * A consumer's handle: `RevocableHandle` in the core, `SharedRevocableHandle` here.
+ *
+ * @example
+ * ```ts
+ * const ping = (handle: RevocableHandleLike<Client>) => handle.tryWith((c) => c.ping()); // undefined once revoked
+ * ```
+ */
 export interface RevocableHandleLike<T> extends Disposable {
   readonly closed: boolean;
   readonly revoked: boolean;

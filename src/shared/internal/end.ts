@@ -1,7 +1,7 @@
 /**
- * The end of a shared revoke, as every thread learns it: published once by the owner after its
- * `release` (or, if the owner thread exited, by whichever thread sees the drain complete), read by
- * every revoker.
+ * The end of a shared revoke: the owner's drain of every thread's slot, and the outcome, published
+ * once by the owner after its `release` (or, if the owner thread exited, by whichever thread sees
+ * the drain complete) and read by every revoker.
  *
  * Invariants:
  * 1. {@link publish} takes `DONE` from `PENDING` by a compare-and-swap, so one outcome is published
@@ -17,6 +17,31 @@ import { readFailure, writeFailure } from './failure.js';
 import { BIAS, DONE, FAILED, HEADER_FLAGS, OWNER, OWNER_GONE, PENDING, PUBLISHING, RELEASED, REVOKED, SLOT_COUNT, STATE, slotBase } from './layout.js';
 import { undrained } from './protocol.js';
 import { waitChange } from './wait.js';
+
+/**
+ * The owner's drain: waits until every used slot reads `BIAS`, then calls `done`. This thread's
+ * own slot is waited for through `own.wait` (its last exit resumes the drain synchronously, as in
+ * the core); every other slot through `waitAsync`.
+ */
+export function drainAll(words: Int32Array, own: { readonly slot: number; readonly gate: Int32Array; wait(resume: () => void): void }, done: () => void): void {
+  const step = (): void => {
+    for (;;) {
+      const index = undrained(words);
+      if (index === -1) return done();
+      if (index === own.slot) {
+        // Nothing of this thread runs between the check and the wait: no exit can slip between.
+        if (A.load(own.gate, 0) === BIAS) continue;
+        return own.wait(step);
+      }
+      const at = slotBase(index) + SLOT_COUNT;
+      const value = A.load(words, at);
+      if (value === BIAS) continue;
+      void waitChange(words, at, value, true).then(step);
+      return;
+    }
+  };
+  step();
+}
 
 /** Publishes the end once (invariant 1). Returns whether this call did. */
 export function publish(words: Int32Array, failure: { error: unknown } | undefined): boolean {
