@@ -403,6 +403,11 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     });
     end.catch(ignore); // reported to every revoke() caller; none may be waiting any more
     this.#end = end;
+    // This thread may have learnt of the revoke from a refused access while the revoker is still
+    // biasing the other slots under the lock: a slot found unbiased now would be waited on with no
+    // exit ever to notify it. One hold of the lock waits for the biasing to be complete.
+    lock(this.#words, this.#threadId, this.#name);
+    unlock(this.#words);
     const own = { slot: this.#slot, gate: this.#gate, wait: (resume: () => void) => void (this.#onDrained = resume) };
     drainAll(this.#words, own, () => this.#drained());
   }
