@@ -15,7 +15,8 @@
  *    from its return no thread is granted an access; this thread's accesses are kicked in that step,
  *    other threads' when their kick waiter wakes.
  * 3. `release` runs in the owner thread only, once, after every used slot reads `BIAS`; the owner
- *    watches the state word from creation, so it notices a revoke made elsewhere while idle.
+ *    watches the state word from creation, so it notices a revoke made elsewhere while idle, and
+ *    its drain begins after one hold of the lock, so it never waits on a slot not yet biased.
  * 4. The read side allocates nothing for a synchronous `tryWith`, as in the core.
  *
  * @module
