@@ -9,7 +9,8 @@
  *
  * Options: --devices N, --consumers N, --duration SECONDS, --operations N (end after that many,
  * whatever the machine's speed), --seed N, --report PATH, --quiet,
- * --soak CYCLES (the long run: plug/unplug cycles with the heap measured before and after).
+ * --soak CYCLES (the long run: plug/unplug cycles with the heap measured before and after),
+ * --workers N (the consumers in N worker threads, against shared devices: demo/shared-storm.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -367,11 +368,12 @@ async function main(): Promise<void> {
       report: { type: 'string', default: 'report/storm.html' },
       quiet: { type: 'boolean', default: false },
       soak: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('npm start -- [--devices 6] [--consumers 16] [--duration 8] [--operations N] [--seed 1] [--report report/storm.html] [--quiet] [--soak CYCLES]\n');
+    process.stdout.write('npm start -- [--devices 6] [--consumers 16] [--duration 8] [--operations N] [--seed 1] [--report report/storm.html] [--quiet] [--soak CYCLES] [--workers N]\n');
     return;
   }
   const number = (name: string, value: string, min: number): number => {
@@ -379,6 +381,21 @@ async function main(): Promise<void> {
     if (!Number.isFinite(n) || n < min) throw new RangeError(`--${name} must be a number >= ${min}, got ${value}`);
     return n;
   };
+  if (values.workers !== undefined) {
+    // The consumers in worker threads, against shared device resources (demo/shared-storm.ts).
+    const { sharedStorm } = await import('./shared-storm.js');
+    const result = await sharedStorm({
+      workers: number('workers', values.workers, 1),
+      devices: number('devices', values.devices, 1),
+      consumers: number('consumers', values.consumers, 1),
+      duration: number('duration', values.duration, 0.1),
+      seed: number('seed', values.seed, 0),
+      quiet: values.quiet,
+      out: process.stdout,
+    });
+    process.exitCode = result.ok ? 0 : 1;
+    return;
+  }
   if (values.soak !== undefined) {
     const ok = await soak(number('soak', values.soak, 1), number('consumers', values.consumers, 1), process.stdout);
     process.exitCode = ok ? 0 : 1;

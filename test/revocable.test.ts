@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { Access, DrainTimeoutError, Revocable, RevocableHandle, RevokedError, UseAfterReleaseError } from '../src/index.js';
+import * as core from '../src/index.js';
+import { DrainTimeoutError, RevokedError, UseAfterReleaseError } from '../src/index.js';
 import { deferred, flushMicrotasks, state } from './support/deferred.js';
 import './support/leaks.js';
+
+// The classes under test: the core's, unless another suite put others with the same consumer API in
+// `globalThis.revocableSubject` before importing this file (test/shared/ runs these tests so).
+type Subject = Pick<typeof core, 'Access' | 'Revocable' | 'RevocableHandle'>;
+const { Access, Revocable, RevocableHandle }: Subject = (globalThis as { revocableSubject?: Subject }).revocableSubject ?? core;
 
 interface Port {
   id: number;

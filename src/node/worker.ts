@@ -16,6 +16,9 @@
  * 4. An uncaught error in the worker does not crash this thread: it is `exit.error`, and the cause
  *    of the jobs' rejection (it is also reported as a process warning, so that it is not silent).
  * 5. Every reaction to the thread's end is in one place, `#onExit`.
+ 6. On the exit, this thread's view of every `SharedRevocable` created or attached here reclaims the
+ *    worker's slots (counts them as drained), so a crashed or terminated worker never blocks a
+ *    revoke in any thread.
  *
  * @module
  */
@@ -24,6 +27,7 @@ import { checkDuration, checkOptionalFunction } from '../internal/validate.js';
 import { managedOptions, readManagedOptions, type ManagedOptions } from './managed.js';
 import { Stoppable } from './internal/stoppable.js';
 import { checkInstance, warn } from './internal/util.js';
+import { reclaimThread } from '../shared/internal/registry.js';
 
 /** Options of {@link manageWorker}. */
 export interface ManagedWorkerOptions extends ManagedOptions {
@@ -108,6 +112,8 @@ export class ManagedWorker extends Stoppable<Worker> {
     const forced = this.forced;
     this.#exit = error === undefined ? { code, forced } : { code, forced, error };
     if (error !== undefined && !this.revoked) warn(error);
+    // The worker can never end its accesses to a SharedRevocable now: count them as drained.
+    if (this.#threadId !== -1) reclaimThread(this.#threadId);
     const how = code === null ? 'had exited before it was managed' : error === undefined ? `exited with code ${code}` : `exited with code ${code} after an uncaught error`;
     this.exitHappened(how, error, code === null);
   }
