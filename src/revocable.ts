@@ -530,11 +530,8 @@ export class RevocableHandle<T> implements Disposable {
         if (provider.revoked) throw gate.revokedError(provider);
         return gate.resource(provider) as object;
       },
-      enter: () => {
-        if (this.#provider === null) throw closedError();
-        if (!gate.enter(provider)) throw gate.revokedError(provider);
-        return gate.resource(provider) as object;
-      },
+      enter: () => (this.#provider !== null && gate.enter(provider) ? (gate.resource(provider) as object) : undefined),
+      refusal: () => (this.#provider === null ? closedError() : gate.revokedError(provider)),
       exit: () => gate.exit(provider),
     };
     return createProxy(proxyGate, typeof resource === 'function', deep === true);

@@ -288,3 +288,52 @@ describe('handle.proxy({ deep: true }): a membrane', () => {
     assert.throws(() => provider.handle().proxy({ deep: 'yes' as never }), { name: 'TypeError', message: /options.deep/ });
   });
 });
+
+describe('handle.proxy(): methods read once are served without a trap', () => {
+  it('calls the new method after it is replaced through the proxy, and sees properties added later', async () => {
+    const resource: { greet(): string; later?: number } = { greet: () => 'first' };
+    await using provider = new Revocable(resource);
+    const proxy = provider.handle().proxy();
+    assert.equal(proxy.greet(), 'first');
+    proxy.greet = () => 'second';
+    assert.equal(proxy.greet(), 'second', 'a write through the proxy drops the cached method');
+    Object.defineProperty(proxy, 'greet', { value: () => 'third', configurable: true, writable: true });
+    assert.equal(proxy.greet(), 'third');
+    resource.later = 4;
+    assert.equal(proxy.later, 4);
+  });
+
+  it('after the revoke, a method read before throws when called, and reading it again throws', async () => {
+    const provider = new Revocable(new Port());
+    const port = provider.handle().proxy();
+    assert.equal(port.write('a'), 1); // read once: cached
+    await provider.revoke();
+    assert.throws(() => port.write('b'), isRevoked);
+    assert.throws(() => port.write, isRevoked, 'the refused call dropped the cached method');
+  });
+
+  it('reads a getter each time: a getter that returns a function is not cached', async () => {
+    let n = 0;
+    const resource = {
+      get next() {
+        const k = ++n;
+        return () => k;
+      },
+    };
+    await using provider = new Revocable(resource);
+    const proxy = provider.handle().proxy();
+    assert.equal(proxy.next(), 1);
+    assert.equal(proxy.next(), 2);
+  });
+
+  it('a function resource shows its own name and length through the proxy', async () => {
+    await using provider = new Revocable(function add(a: number, b: number) {
+      return a + b;
+    });
+    const add = provider.handle().proxy();
+    assert.equal(add.name, 'add');
+    assert.equal(add.length, 2);
+    assert.equal(add(1, 2), 3);
+    assert.equal(Object.getOwnPropertyNames(add).includes('prototype'), true, 'the resource\'s own keys, not the stand-in\'s');
+  });
+});

@@ -4,19 +4,29 @@
  * settles), so nothing the resource does on its behalf can outlive a revoke, and every operation
  * throws `RevokedError` after it.
  *
+ * How it is built, for speed: the proxy has no `get` trap. Its target is a blank stand-in whose
+ * prototype is a second proxy, the *miss* proxy, whose `get` trap looks the property up on the
+ * resource. A property that holds a method is then cached on the stand-in as a wrapper, so the
+ * next read of it is an own-property read the engine inlines (as it does for `Proxy.revocable`),
+ * and the call runs through the gate. Every other read (data, getters) goes through the miss trap.
+ *
  * Invariants:
- * 1. The proxy's target is a blank stand-in, never the resource: a `Proxy` keeps its target for
- *    life, and the resource must be collectable once revoked. Hence descriptors are reported
- *    configurable (a proxy may not report a non-configurable property its target lacks).
+ * 1. The stand-in never holds the resource: a `Proxy` keeps its target for life, and the resource
+ *    must be collectable once revoked. Hence descriptors are reported configurable (a proxy may not
+ *    report a non-configurable property its target lacks), and the stand-in has no own property of
+ *    its own but the cached wrappers (configurable, so no invariant of the proxy binds them).
  * 2. The bare resource never leaves through the proxy: wherever a value comes out (a property or
  *    getter, a method's result, sync or resolved, a property descriptor's `value`), the resource
  *    itself comes out as the proxy (the fluent-`this` rule).
  * 3. With `deep`, the proxy is a membrane: every object and function that comes out is wrapped
  *    under the same gate (one wrapper per object, so identity holds), and wrappers going back in as
  *    arguments are unwrapped. A statement prepared by a revoked database throws `RevokedError`.
- * 4. Method wrappers are cached per function in a `WeakMap` (with the last one at hand, so a hot
- *    call site costs no lookup), and the cache never keeps a function alive.
- * 5. After revoke, or after the handle is closed, every operation throws `RevokedError`.
+ * 4. A cached method wrapper calls the method the property held when it was first read. Writing,
+ *    defining or deleting the property through the proxy (or setting the prototype) drops the
+ *    wrapper, so the next read finds what is there then; a refused call drops them all. A method the
+ *    resource replaces on itself, not through the proxy, is seen once its wrapper was dropped.
+ * 5. After revoke, or after the handle is closed, every operation throws `RevokedError`; a method
+ *    read before (or cached) is a function that throws `RevokedError` when called.
  *
  * @module
  */
@@ -36,8 +46,10 @@ export interface ProxyOptions {
 export interface ProxyGate {
   /** The resource, checking that it is still there; no access is taken. */
   peek(): object;
-  /** Takes an access and returns the resource. */
-  enter(): object;
+  /** Takes an access and returns the resource; `undefined` (nothing taken) once revoked or closed. */
+  enter(): object | undefined;
+  /** The `RevokedError` a refused `enter` stands for. */
+  refusal(): Error;
   /** Ends the access `enter` took. */
   exit(): void;
 }
@@ -46,6 +58,26 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const isObject = (value: unknown): value is object => value !== null && (typeof value === 'object' || typeof value === 'function');
 
+/** Whether `key` of `target` (own or inherited) is a data property: a method, not a getter that returns one. */
+function isDataProperty(target: object, key: PropertyKey): boolean {
+  for (let object: object | null = target; object !== null; object = Reflect.getPrototypeOf(object)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(object, key);
+    if (descriptor !== undefined) return 'value' in descriptor;
+  }
+  return false;
+}
+
+/** A blank stand-in: a plain object, or a callable and constructible one with no own property. */
+function standIn(callable: boolean): object {
+  if (!callable) return {};
+  // A bound function has no `prototype` of its own (an ordinary function's is non-configurable,
+  // which the proxy would have to report); its `name` and `length` are configurable and removed.
+  const stand = function () {}.bind(null);
+  Reflect.deleteProperty(stand, 'name');
+  Reflect.deleteProperty(stand, 'length');
+  return stand;
+}
+
 export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean): T {
   /** With `deep`: each object handed out, to its wrapper (the resource itself to the root proxy). */
   const wrappers = deep ? new WeakMap<object, object>() : undefined;
@@ -53,13 +85,16 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
   const wrapped = deep ? new WeakMap<object, object>() : undefined;
 
   /** The membrane's door for one object: `real()` checks the gate and returns the object. */
-  const make = (real: () => object, enter: () => object, isCallable: boolean): object => {
-    // Assigned once, below: the handler's traps need the proxy they belong to.
+  const make = (real: () => object, enter: () => object | undefined, isCallable: boolean): object => {
+    const stand = standIn(isCallable);
+    /** Keys whose method wrapper is cached on the stand-in (invariant 4). */
+    const cached = new Set<PropertyKey>();
+    /** Each function's wrapper, made once (so a method read twice is the same function). */
+    const methods = new WeakMap<AnyFunction, AnyFunction>();
+
+    // Assigned once, below: the traps need the proxy they belong to.
     // eslint-disable-next-line prefer-const
     let self: object;
-    const methods = new WeakMap<AnyFunction, AnyFunction>();
-    let lastFn: AnyFunction | undefined;
-    let lastMethod: AnyFunction | undefined;
 
     /** What comes out of an operation on `target` (invariants 2 and 3). */
     const out = (value: unknown, target: object): unknown => {
@@ -68,24 +103,43 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
       return wrapOut(value);
     };
 
-    /** `fn.apply(thisArg, args)` inside an access; a thenable result holds the access until it settles. */
-    const call = (fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown => {
+    /** Drops one cached wrapper, or all of them (invariant 4). */
+    const forget = (key?: PropertyKey): void => {
+      if (key === undefined) {
+        for (const k of cached) Reflect.deleteProperty(stand, k);
+        cached.clear();
+      } else if (cached.delete(key)) Reflect.deleteProperty(stand, key);
+    };
+
+    /** Takes an access; a refusal (revoked, or the handle closed) drops the cached wrappers and throws. */
+    const enterOrForget = (): object => {
       const target = enter();
+      if (target !== undefined) return target;
+      forget();
+      throw gate.refusal();
+    };
+
+    /** Ends the access when `result` settles. Throws only before it has arranged that (then the caller ends it). */
+    const hold = (target: object, result: PromiseLike<unknown>): Promise<unknown> =>
+      Promise.resolve(result).then(
+        (value) => {
+          gate.exit();
+          return out(value, target);
+        },
+        (error: unknown) => {
+          gate.exit();
+          throw error;
+        },
+      );
+
+    /** `fn.apply(thisArg ?? resource, args)` inside an access. */
+    const call = (fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown => {
+      const target = enterOrForget();
       let result: unknown;
       try {
         result = Reflect.apply(fn, thisArg === undefined ? target : thisArg, wrapped === undefined ? args : unwrapAll(args));
-        if (isThenable(result)) {
-          return Promise.resolve(result).then(
-            (value) => {
-              gate.exit();
-              return out(value, target);
-            },
-            (error: unknown) => {
-              gate.exit();
-              throw error;
-            },
-          );
-        }
+        // The thenable check is part of the call: a `then` getter that throws is the call failing.
+        if (isThenable(result)) return hold(target, result);
       } catch (error) {
         gate.exit();
         throw error;
@@ -94,9 +148,8 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
       return out(result, target);
     };
 
-    /** A method read from the object: called on the object (never on the proxy), inside an access. */
+    /** The wrapper of a method: `fn` called on the object (never on the proxy), inside an access. */
     const method = (fn: AnyFunction): AnyFunction => {
-      if (fn === lastFn) return lastMethod as AnyFunction;
       let wrapper = methods.get(fn);
       if (wrapper === undefined) {
         wrapper = function (this: unknown) {
@@ -106,14 +159,12 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
         Object.defineProperty(wrapper, 'name', { value: fn.name });
         methods.set(fn, wrapper);
       }
-      lastFn = fn;
-      lastMethod = wrapper;
       return wrapper;
     };
 
     /** Any other operation: inside an access too, since it may run the object's own code (a getter, a trap). */
     const within = <R>(operation: (target: object) => R): R => {
-      const target = enter();
+      const target = enterOrForget();
       try {
         return operation(target);
       } finally {
@@ -121,21 +172,34 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
       }
     };
 
-    const handler: ProxyHandler<object> = {
-      get(_stand, key) {
-        const target = enter();
-        let value: unknown;
-        try {
-          value = Reflect.get(target, key, target);
-        } finally {
-          gate.exit();
-        }
-        if (typeof value === 'function') return method(value as AnyFunction);
-        return out(value, target);
+    // The miss proxy: the stand-in's prototype, so every read the stand-in cannot answer lands here.
+    const miss = new Proxy(
+      {},
+      {
+        get: (_t, key) =>
+          within((target) => {
+            const value: unknown = Reflect.get(target, key, target);
+            if (typeof value !== 'function') return out(value, target);
+            const wrapper = method(value as AnyFunction);
+            if (!isDataProperty(target, key)) return wrapper; // a getter's result: asked again each time
+            Object.defineProperty(stand, key, { value: wrapper, writable: true, enumerable: false, configurable: true });
+            cached.add(key);
+            return wrapper;
+          }),
       },
-      set: (_stand, key, value) => within((target) => Reflect.set(target, key, unwrap(value), target)),
+    );
+    Reflect.setPrototypeOf(stand, miss);
+
+    const handler: ProxyHandler<object> = {
+      set: (_stand, key, value) => {
+        forget(key);
+        return within((target) => Reflect.set(target, key, unwrap(value), target));
+      },
       has: (_stand, key) => within((target) => Reflect.has(target, key)),
-      deleteProperty: (_stand, key) => within((target) => Reflect.deleteProperty(target, key)),
+      deleteProperty: (_stand, key) => {
+        forget(key);
+        return within((target) => Reflect.deleteProperty(target, key));
+      },
       ownKeys: () => within((target) => Reflect.ownKeys(target)),
       getOwnPropertyDescriptor: (_stand, key) =>
         within((target) => {
@@ -150,9 +214,15 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
           }
           return descriptor;
         }),
-      defineProperty: (_stand, key, descriptor) => within((target) => Reflect.defineProperty(target, key, descriptor)),
+      defineProperty: (_stand, key, descriptor) => {
+        forget(key);
+        return within((target) => Reflect.defineProperty(target, key, descriptor));
+      },
       getPrototypeOf: () => within((target) => Reflect.getPrototypeOf(target)),
-      setPrototypeOf: (_stand, prototype) => within((target) => Reflect.setPrototypeOf(target, prototype)),
+      setPrototypeOf: (_stand, prototype) => {
+        forget();
+        return within((target) => Reflect.setPrototypeOf(target, prototype));
+      },
       isExtensible: () => {
         real();
         return true;
@@ -172,7 +242,7 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
           return out(made, target) as object;
         }),
     };
-    self = new Proxy(isCallable ? function () {} : {}, handler);
+    self = new Proxy(stand, handler);
     return self;
   };
 
@@ -185,10 +255,7 @@ export function createProxy<T>(gate: ProxyGate, callable: boolean, deep: boolean
       gate.peek();
       return value;
     };
-    const enter = (): object => {
-      gate.enter();
-      return value;
-    };
+    const enter = (): object | undefined => (gate.enter() === undefined ? undefined : value);
     const wrapper = make(real, enter, typeof value === 'function');
     (wrappers as WeakMap<object, object>).set(value, wrapper);
     (wrapped as WeakMap<object, object>).set(wrapper, value);

@@ -510,7 +510,11 @@ export class SharedRevocable<T> implements RevocableLike<T> {
       peek: () => live().#peek() as object,
       enter: () => {
         live();
-        return owner.#enter() as object;
+        return owner.#enter() as object | undefined;
+      },
+      refusal: () => {
+        live();
+        return owner.#goneError();
       },
       exit: () => owner.#exit(),
     });
@@ -522,11 +526,11 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     return this.#resource as T;
   }
 
-  /** Takes an access for the proxy and returns the resource, or throws `RevokedError`. */
-  #enter(): T {
+  /** Takes an access for the proxy and returns the resource, or `undefined` (nothing taken) once revoked. */
+  #enter(): T | undefined {
     if (A.add(this.#gate, 0, 1) < 0) {
       this.#refused();
-      throw this.#goneError();
+      return undefined;
     }
     return this.#resource as T;
   }
