@@ -76,8 +76,9 @@ export interface RemoteBackend {
   /**
    * Calls `onEvent` when the resource's state or holder set changes; resolves, once the watch is in
    * place, with a function that ends it. A hint for speed: correctness never depends on it.
+   * `only: 'state'` (a holder's watch) asks for state changes alone.
    */
-  watch(name: string, onEvent: (event: RemoteEvent) => void): Promise<() => void | Promise<void>>;
+  watch(name: string, onEvent: (event: RemoteEvent) => void, only?: 'state'): Promise<() => void | Promise<void>>;
   attach(name: string, holderId: string, leaseMs: number): Promise<AttachReply>;
   renew(name: string, holder: HolderRef, leaseMs: number): Promise<RenewReply>;
   detach(name: string, holder: HolderRef): Promise<void>;

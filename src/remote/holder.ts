@@ -369,7 +369,7 @@ export async function attachHolder<T>(
   const unwatch = await engine.watch(name, (event) => {
     if (early.holder !== undefined) deliver(early.holder, event);
     else if (event === 'state') early.eventSeen = true;
-  });
+  }, 'state');
   const sentAt = runtime.now();
   let reply: Awaited<ReturnType<RemoteBackend['attach']>>;
   try {

@@ -13,5 +13,7 @@ export type { RemoteReleaseInfo, RevokeRemoteOptions, RevokeRemoteResult } from 
 export { checkFence } from './fence.js';
 export { HolderLostError, RemoteProtocolError, RemoteUnavailableError, StaleTokenError } from './errors.js';
 export { redisBackend } from './redis.js';
+export { etcdBackend } from './etcd.js';
+export type { EtcdBackendOptions, EtcdClient } from './etcd.js';
 export type { RedisBackendOptions, RedisCommand, RedisSubscribe, RedisUnsubscribe } from './redis.js';
 export type { AttachReply, BeginReply, FenceReply, HolderRef, PollReply, RemoteBackend, RemoteEvent, RemoteResourceState, RenewReply, RevokerRef } from './backend.js';

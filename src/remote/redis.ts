@@ -135,7 +135,7 @@ class RedisBackend implements RemoteBackend {
     return this.#command(['EVAL', source(script), ...tail]);
   }
 
-  async watch(name: string, onEvent: (event: RemoteEvent) => void): Promise<() => Promise<void>> {
+  async watch(name: string, onEvent: (event: RemoteEvent) => void, only?: 'state'): Promise<() => Promise<void>> {
     const subscribe = this.#subscribe;
     if (subscribe === undefined) return async () => {};
     const { channel } = this.#keys(name);
@@ -157,7 +157,9 @@ class RedisBackend implements RemoteBackend {
     }
     const current = entry;
     // A distinct function per watch, so that one process's watches of a resource stay apart.
-    const listener = (event: RemoteEvent): void => onEvent(event);
+    const listener = (event: RemoteEvent): void => {
+      if (only === undefined || event === only) onEvent(event);
+    };
     current.listeners.add(listener);
     try {
       await current.subscribed;
