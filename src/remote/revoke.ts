@@ -182,6 +182,7 @@ class Revoker {
         this.#pending = (await this.#call(() => engine.poll(name))).holders;
         this.#checkDeadline();
         await this.#wake.wait(seen, Math.min(begun.retryInMs + 1, runtime.pollMs, this.#left()));
+        this.#checkDeadline();
         continue;
       }
       const revoker: RevokerRef = { revokerId: this.#id, lease: begun.lease };
@@ -224,6 +225,11 @@ class Revoker {
       }
       const expiry = poll.nextExpiryMs === null ? Infinity : poll.nextExpiryMs + 1;
       await this.#wake.wait(seen, Math.max(0, Math.min(expiry, runtime.pollMs, renewAt - runtime.now(), this.#left())));
+      // Past the deadline with holders left at the last poll: a drain timeout, not an engine one.
+      if (this.#left() <= 0) {
+        await this.#abandon(revoker);
+        this.#checkDeadline();
+      }
     }
   }
 
