@@ -366,10 +366,17 @@ export async function attachHolder<T>(
 
   // The watch first: a begin that commits while the attach is in flight must not go unseen.
   const early: { holder?: RemoteHolder<unknown>; eventSeen: boolean } = { eventSeen: false };
-  const unwatch = await engine.watch(name, (event) => {
-    if (early.holder !== undefined) deliver(early.holder, event);
-    else if (event === 'state') early.eventSeen = true;
-  }, 'state');
+  let unwatch: () => void | Promise<void>;
+  try {
+    unwatch = await engine.watch(name, (event) => {
+      if (early.holder !== undefined) deliver(early.holder, event);
+      else if (event === 'state') early.eventSeen = true;
+    }, 'state');
+  } catch {
+    // The watch is a hint for speed (a subscriber connection that is gone): without it the holder
+    // learns of a revoke from its next renewal. An engine that is down fails the attach below.
+    unwatch = ignore;
+  }
   const sentAt = runtime.now();
   let reply: Awaited<ReturnType<RemoteBackend['attach']>>;
   try {

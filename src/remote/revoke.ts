@@ -156,8 +156,9 @@ class Revoker {
   }
 
   async run(): Promise<RevokeRemoteResult> {
-    // The watch first: a detach that commits right after the begin must wake this revoker.
-    const unwatch = await this.#call(() => this.#engine.watch(this.#name, () => this.#wake.signal()));
+    // The watch first: a detach that commits right after the begin must wake this revoker. It is a
+    // hint for speed: without it (a subscriber connection that is gone) polling still finishes.
+    const unwatch = await this.#watch();
     try {
       return await this.#revoke();
     } finally {
@@ -201,6 +202,16 @@ class Revoker {
       const won = await this.#call(() => engine.finish(name, revoker, epoch));
       return { revoked: won, epoch, fence: fenced.fence, drainMs, cutOff: fenced.cutOff };
     }
+  }
+
+  async #watch(): Promise<() => void | Promise<void>> {
+    try {
+      const answer = await this.#boundedBy(Math.min(this.#runtime.pollMs, Math.max(0, this.#left())), () => this.#engine.watch(this.#name, () => this.#wake.signal()));
+      if (answer !== NO_ANSWER) return answer;
+    } catch {
+      // No watch: see above. The engine's own failure, if it lasts, surfaces from the next call.
+    }
+    return ignore;
   }
 
   /** Waits for an empty holder set; `false` if another revoker took the claim meanwhile. */
@@ -294,11 +305,15 @@ class Revoker {
 
   /** The operation's answer, or NO_ANSWER once the deadline passes without one. */
   #bounded<R>(operation: () => Promise<R>): Promise<R | typeof NO_ANSWER> {
+    return this.#boundedBy(this.#left(), operation);
+  }
+
+  #boundedBy<R>(ms: number, operation: () => Promise<R>): Promise<R | typeof NO_ANSWER> {
     const answer = Promise.resolve().then(operation);
-    if (this.#deadline === Infinity) return answer;
+    if (ms === Infinity) return answer;
     let timer: { clear(): void } | undefined;
     const late = new Promise<typeof NO_ANSWER>((resolve) => {
-      timer = this.#runtime.timer(() => resolve(NO_ANSWER), Math.max(0, this.#left()));
+      timer = this.#runtime.timer(() => resolve(NO_ANSWER), Math.max(0, ms));
     });
     answer.catch(ignore);
     return Promise.race([answer, late]).finally(() => timer?.clear());

@@ -30,6 +30,18 @@ export const engines: readonly Engine[] = [
 ];
 
 const shared = new Map<EngineName, Promise<EngineServer>>();
+/** Everything to stop when the file's tests are over, newest first. */
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+// Registered at load, so it is the file's own hook: one registered inside a test would be that
+// test's, or none at all.
+after(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `cleanup` after the file's tests (servers, connections, child processes). */
+export function atEnd(cleanup: () => Promise<unknown> | unknown): void {
+  cleanups.push(cleanup);
+}
 
 /** The file's server for `engine`, started on first use and stopped after the file's tests. */
 export function sharedServer(engine: EngineName): Promise<EngineServer> {
@@ -37,7 +49,8 @@ export function sharedServer(engine: EngineName): Promise<EngineServer> {
   if (server === undefined) {
     server = startServer(engine);
     shared.set(engine, server);
-    after(async () => (await server)?.stop());
+    const started = server;
+    atEnd(async () => (await started).stop());
   }
   return server;
 }
@@ -45,14 +58,14 @@ export function sharedServer(engine: EngineName): Promise<EngineServer> {
 /** A server of the test's own, for a test that restarts, stops or disturbs it. */
 export async function ownServer(engine: EngineName, options?: StartOptions): Promise<EngineServer> {
   const server = await startServer(engine, options);
-  after(() => server.stop());
+  atEnd(() => server.stop());
   return server;
 }
 
 /** A connection closed after the file's tests. */
 export async function connection(engine: EngineName, url: string, options?: ConnectOptions): Promise<Connection> {
   const opened = await connect(engine, url, options);
-  after(() => opened.close());
+  atEnd(() => opened.close());
   return opened;
 }
 
