@@ -10,7 +10,7 @@ import type { HolderLostError} from '../../src/remote/index.js';
 import { RemoteHolder, RemoteUnavailableError, StaleTokenError, checkFence, revokeRemote, type RemoteBackend, type RemoteReleaseInfo } from '../../src/remote/index.js';
 import { deferred } from '../support/deferred.js';
 import '../support/leaks.js';
-import { connection, engines, ownServer, sharedServer, uniqueName } from './support/engines.js';
+import { atEnd, connection, engines, ownServer, sharedServer, uniqueName } from './support/engines.js';
 
 for (const engine of engines) {
   describe(`revocable/remote on ${engine.name}`, { skip: engine.skip }, () => {
@@ -63,6 +63,25 @@ for (const engine of engines) {
       assert.equal(await backend.fence(name), result.fence);
       assert.throws(() => checkFence(tokens[0] as bigint, result.fence), StaleTokenError);
       assert.throws(() => holders[0]?.handle(), RevokedError, 'a drained holder refuses');
+    });
+
+    it('orders attaches racing a begin: each one either attached before it (token below the epoch) or was refused', async () => {
+      await ready;
+      const name = uniqueName('race');
+      const first = await RemoteHolder.attach(backend, name, {}, { leaseMs: 10_000 });
+      const attaches = Array.from({ length: 12 }, (_, i) => RemoteHolder.attach(backend, name, {}, { leaseMs: 10_000, holderId: `racer-${i}` }));
+      const revoking = revokeRemote(backend, name, { revokerLeaseMs });
+      const outcomes = await Promise.allSettled(attaches);
+      const result = await revoking;
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof RevokedError, String(outcome.reason));
+        else {
+          assert.ok(outcome.value.token < result.epoch, 'an attach that won committed before the begin');
+          assert.notEqual(outcome.value.state, 'live', 'and the revoke drained it');
+        }
+      }
+      assert.equal(first.state, 'detached');
+      assert.deepEqual(result.cutOff, []);
     });
 
     it('resolves revoked: true for one call only, and later calls report the same epoch', async () => {
@@ -211,3 +230,50 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('etcd specifics', { skip: engines.find((e) => e.name === 'etcd')?.skip ?? 'no etcd' }, () => {
+  const ready = (async () => {
+    const server = await sharedServer('etcd');
+    const { Etcd3 } = await import('etcd3');
+    const client = new Etcd3({ hosts: server.url });
+    atEnd(() => client.close());
+    const { etcdBackend } = await import('../../src/remote/index.js');
+    return { client, backend: etcdBackend(client) };
+  })();
+  const key = (name: string, rest: string): string => `revocable/${encodeURIComponent(name)}/${rest}`;
+
+  it('the token is the holder key\'s create revision, and the key lives on the holder\'s lease', async () => {
+    const { client, backend } = await ready;
+    const name = uniqueName('rev');
+    const holder = await RemoteHolder.attach(backend, name, {}, { leaseMs: 2000, holderId: 'h' });
+    const { kvs } = await client.get(key(name, 'holders/h')).exec();
+    assert.equal(kvs[0]?.create_revision, String(holder.token));
+    assert.notEqual(kvs[0]?.lease, '0');
+    await holder.detach();
+    assert.equal((await client.get(key(name, 'holders/h')).exec()).kvs.length, 0);
+  });
+
+  it('attach is a transaction that compares the state key: once it exists, attaches are refused', async () => {
+    const { client, backend } = await ready;
+    const name = uniqueName('txn');
+    await client.put(key(name, 'state')).value(JSON.stringify({ state: 'revoking', fence: '0', revoker: 'elsewhere' }));
+    await assert.rejects(RemoteHolder.attach(backend, name, {}, { leaseMs: 2000 }), RevokedError);
+    assert.equal((await client.getAll().prefix(key(name, 'holders/')).keys()).length, 0, 'no holder key was written');
+  });
+
+  it('begin is a transaction that creates the state key, with the epoch its create revision and the revoker key on the revoker\'s lease', async () => {
+    const { client, backend } = await ready;
+    const name = uniqueName('claim');
+    const begun = await backend.begin(name, 'revoker-1', 4000);
+    assert.equal(begun.kind, 'begun');
+    const state = (await client.get(key(name, 'state')).exec()).kvs[0];
+    const claim = (await client.get(key(name, 'revoker')).exec()).kvs[0];
+    assert.equal(state?.create_revision, String(begun.kind === 'begun' ? begun.epoch : ''));
+    assert.equal(claim?.value.toString(), 'revoker-1');
+    assert.equal(claim?.lease, begun.kind === 'begun' ? begun.lease : '', 'the claim is on the revoker\'s lease');
+    const second = await backend.begin(name, 'revoker-2', 4000);
+    assert.equal(second.kind, 'busy', 'a second revoker waits while the claim lives');
+    const result = await revokeRemote(backend, name, { revokerLeaseMs: 2000 });
+    assert.equal(result.revoked, true, 'it takes over once the first claim\'s lease is gone');
+  });
+});
