@@ -225,6 +225,11 @@ export class SimEngine {
     }
   }
 
+  /** The holders attached when the revoke began: the ones it must drain or cut off. */
+  holdersAtBegin(name: string): ReadonlySet<string> {
+    return this.#resource(name).atBegin;
+  }
+
   fenceOf(name: string): bigint {
     return this.#resource(name).fence;
   }
@@ -298,7 +303,6 @@ export class SimEngine {
     const r = this.#resource(name);
     if (r.state === 'revoked') return { kind: 'revoked', epoch: r.epoch, fence: r.fence };
     if (r.state === 'live') {
-      this.#prune(name, r);
       r.state = 'revoking';
       r.epoch = this.#revision();
       r.atBegin = new Set(r.holders.keys());
