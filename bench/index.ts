@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<void>> = {
   scope: async () => (await import('./scope.js')).run(),
   device: async () => (await import('./device.js')).run(),
   http: async () => (await import('./node-http.js')).run(),
+  remote: async () => (await import('./remote.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
