@@ -46,7 +46,8 @@ describe('revocable/remote under faults', { concurrency: true }, () => {
   for (const engine of engines) {
     // One test at a time per engine, the engines side by side: the tests that measure a bound do
     // not share the machine with a burst of child processes starting up.
-    describe(`on ${engine.name}`, { skip: engine.skip, concurrency: 1 }, () => {
+    // The timeout turns a hang (a bug) into a failure that names the test, instead of a stuck run.
+    describe(`on ${engine.name}`, { skip: engine.skip, concurrency: 1, timeout: 300_000 }, () => {
       const lease = engine.leaseMs;
       const revokerLeaseMs = lease;
       const children: HolderChild[] = [];
