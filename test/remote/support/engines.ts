@@ -36,6 +36,13 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 // test's, or none at all.
 after(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // Everything is closed, so the file should exit by itself now. If something still holds it open
+  // (seen, rarely, on a loaded machine), say what, and exit rather than stall CI. The timer is
+  // unref'd: it never fires when the process can exit.
+  setTimeout(() => {
+    process.stderr.write(`remote suite: still open after cleanup, exiting: ${JSON.stringify(process.getActiveResourcesInfo())}\n`);
+    process.exit();
+  }, 15_000).unref();
 });
 
 /** Runs `cleanup` after the file's tests (servers, connections, child processes). */
