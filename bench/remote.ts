@@ -81,18 +81,25 @@ async function measure(engine: EngineName): Promise<Figures> {
     }
 
     // Revokes across holder processes that honour the kick.
+    // The pool grows with the size measured, so that the small sizes do not share the machine with
+    // 60 idle processes, and each size starts after its processes have settled from their start-up.
     const revoke = new Map<number, number[]>();
-    const pool = await spawnPool(Math.max(...SIZES), { engine, url: server.url });
+    const pool: Awaited<ReturnType<typeof spawnPool>> = [];
     try {
       for (const size of SIZES) {
+        if (pool.length < size) {
+          pool.push(...(await spawnPool(size - pool.length, { engine, url: server.url, prefix: `holder-${pool.length}` })));
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
         const times: number[] = [];
-        for (let round = 0; round < (ROUNDS[size] as number); round++) {
+        for (let round = -1; round < (ROUNDS[size] as number); round++) {
           const name = `bench:revoke:${size}:${round}`;
           const holders = pool.slice(0, size);
           await Promise.all(holders.map((child) => child.attach(name)));
           const start = performance.now();
           const result = await revokeRemote(backend, name, { revokerLeaseMs: 10_000 });
-          times.push(performance.now() - start);
+          if (round >= 0) times.push(performance.now() - start); // round -1 warms up
+
           if (result.cutOff.length > 0) throw new Error(`holders cut off in a healthy revoke: ${result.cutOff.join(', ')}`);
           await Promise.all(holders.map((child) => child.next('drained', (m) => m.name === name)));
         }
@@ -141,7 +148,7 @@ export async function run(): Promise<void> {
         const times = x.revoke.get(size) ?? [];
         const p50 = quantile(times, 0.5);
         const base = quantile(x.revoke.get(1) ?? [], 0.5);
-        const target = size === 4 ? ` (target <= 10 ms: ${p50 <= 10 ? 'met' : 'NOT met'})` : size > 1 ? ` (${(p50 / base).toFixed(1)}x of 1)` : '';
+        const target = size === 4 && x === figures.get('redis') ? ` (target <= 10 ms: ${p50 <= 10 ? 'met' : 'NOT met'})` : size > 1 ? ` (${(p50 / base).toFixed(1)}x of 1)` : '';
         return `${ms(p50)} / ${ms(Math.max(...times))}${target}`;
       },
     ]),
