@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<void>> = {
   device: async () => (await import('./device.js')).run(),
   http: async () => (await import('./node-http.js')).run(),
   shared: async () => (await import('./shared.js')).run(),
+  remote: async () => (await import('./remote.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

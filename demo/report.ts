@@ -124,3 +124,40 @@ ${treeSvg(input.tree)}
 </body></html>
 `;
 }
+
+/** The cluster storm's report (`npm run storm:cluster`): one row per holder process. */
+export interface ClusterReportInput {
+  title: string;
+  summary: [string, string][];
+  verdict: { ok: boolean; text: string };
+  duration: number;
+  /** Per holder process: serving intervals as `bound`, drains as `drains`, the SIGKILL as a kill. */
+  holders: DeviceTimeline[];
+  /** One line per revoke: what it found and how long it took. */
+  revokes: string[];
+}
+
+/** The cluster storm's page: verdict, summary, the holders' timeline and the revokes, no script. */
+export function renderClusterReport(input: ClusterReportInput): string {
+  const rows = input.summary.map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v)}</td></tr>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
+<style>
+body { font: 14px/1.45 ui-sans-serif, system-ui, sans-serif; margin: 24px; color: #0f172a; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; } th, td { text-align: left; padding: 3px 12px 3px 0; } th { font-weight: 500; color: #475569; }
+.verdict { display: inline-block; padding: 6px 12px; border-radius: 6px; color: #fff; background: ${input.verdict.ok ? '#15803d' : '#b91c1c'}; }
+.legend span { margin-right: 16px; } .sw { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: middle; }
+pre { background: #f1f5f9; padding: 12px; overflow: auto; }
+</style></head><body>
+<h1>${escape(input.title)}</h1>
+<p class="verdict" id="verdict">${escape(input.verdict.text)}</p>
+<table id="summary">${rows}</table>
+<h2>Holder processes</h2>
+<p class="legend"><span><i class="sw" style="background:#bbf7d0"></i>attached, serving writes</span><span><i class="sw" style="background:#dc2626"></i>drain: revoke began → holder detached</span><span style="color:#dc2626">✕ SIGKILL</span></p>
+${timelineSvg(input.holders, input.duration)}
+<h2>Revokes</h2>
+<pre id="revokes">${escape(input.revokes.join('\n'))}</pre>
+</body></html>
+`;
+}

@@ -1,0 +1,103 @@
+/**
+ * The errors of `revocable/remote`, beside the core's `RevokedError` (a resource that is not live)
+ * and `DrainTimeoutError` (a revoke whose holders did not drain in time), which it reuses.
+ *
+ * Invariants:
+ * 1. Each failure a caller may want to catch has its own class and a Node-style `code`.
+ * 2. A message names the resource; an error from the engine is kept as `cause`, never dropped.
+ *
+ * @module
+ */
+
+/**
+ * A write (or any use) carried a fencing token issued before the resource's fence: it comes from a
+ * holder that was revoked, cut off or paused past its lease, and must be refused. Thrown by
+ * {@link checkFence}.
+ *
+ * @example
+ * ```ts
+ * try { checkFence(3n, 7n); } catch (error) { (error as StaleTokenError).code; } // => 'ERR_STALE_TOKEN'
+ * ```
+ */
+export class StaleTokenError extends Error {
+  readonly code = 'ERR_STALE_TOKEN' as const;
+  /** The token that was refused. */
+  readonly token: bigint;
+  /** The fence it fell below. */
+  readonly fence: bigint;
+
+  constructor(token: bigint, fence: bigint, resourceName?: string) {
+    const what = resourceName === undefined ? 'the resource' : `"${resourceName}"`;
+    super(`Fencing token ${token} is stale: ${what} is fenced at ${fence}, so tokens below it are refused`);
+    this.name = 'StaleTokenError';
+    this.token = token;
+    this.fence = fence;
+  }
+}
+
+/**
+ * The engine (Redis, etcd) did not answer, or answered with an error, until the call's `timeout`
+ * passed. `cause` is the last error the engine's client gave. Nothing was decided: a revoke that
+ * began stays `'revoking'` on the engine, and a later `revokeRemote` takes it over.
+ *
+ * @example
+ * ```ts
+ * try { await revokeRemote(backend, 'tenant:42', { timeout: 1000 }); }
+ * catch (error) { (error as RemoteUnavailableError).code; } // => 'ERR_REMOTE_UNAVAILABLE' while Redis is down
+ * ```
+ */
+export class RemoteUnavailableError extends Error {
+  readonly code = 'ERR_REMOTE_UNAVAILABLE' as const;
+  readonly resourceName: string;
+
+  constructor(what: string, resourceName: string, timeout: number, cause: unknown) {
+    super(`${what} "${resourceName}": the engine did not answer within ${timeout} ms: ${messageOf(cause)}`, { cause });
+    this.name = 'RemoteUnavailableError';
+    this.resourceName = resourceName;
+  }
+}
+
+/**
+ * A holder stopped being one: it self-fenced at its deadline because its renewals did not get
+ * through (`reason: 'deadline'`), or the engine said its lease had expired and it was cut off
+ * (`reason: 'cut-off'`). Given to `onLost`; the holder's handle refuses from then on.
+ *
+ * @example
+ * ```ts
+ * const holder = await RemoteHolder.attach(backend, 'tenant:42', pool, { onLost: (error) => log(error.reason) });
+ * // Redis unreachable for a lease => 'deadline'
+ * ```
+ */
+export class HolderLostError extends Error {
+  readonly code = 'ERR_HOLDER_LOST' as const;
+  readonly reason: 'deadline' | 'cut-off';
+  readonly resourceName: string;
+
+  constructor(resourceName: string, holderId: string, reason: 'deadline' | 'cut-off', cause?: unknown) {
+    const why =
+      reason === 'deadline'
+        ? `no renewal got through before its deadline${cause === undefined ? '' : ` (last error: ${messageOf(cause)})`}`
+        : 'the engine cut it off: its lease had expired';
+    super(`Holder "${holderId}" of "${resourceName}" is lost: ${why}`, cause === undefined ? undefined : { cause });
+    this.name = 'HolderLostError';
+    this.reason = reason;
+    this.resourceName = resourceName;
+  }
+}
+
+/**
+ * The engine answered something this library did not write: another program changed the keys of a
+ * resource, or two versions of the library disagree. Not retried: retrying cannot fix it.
+ */
+export class RemoteProtocolError extends Error {
+  readonly code = 'ERR_REMOTE_PROTOCOL' as const;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'RemoteProtocolError';
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

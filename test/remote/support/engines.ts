@@ -1,0 +1,83 @@
+/**
+ * The engines the remote suite runs on, side by side from one source: each suite file loops over
+ * `engines` and runs the same tests against Redis and etcd. What differs is written down here, as
+ * data: the shortest lease the tests use, and the documented bound on how late after a holder's
+ * lease expiry a revoke may resolve.
+ */
+import { after } from 'node:test';
+import { skipEngine, startServer, type EngineName, type EngineServer, type StartOptions } from '../../../demo/cluster-servers.js';
+import { connect, type ConnectOptions, type Connection } from '../../fixtures/remote/connect.js';
+
+export interface Engine {
+  readonly name: EngineName;
+  /** Why the suite cannot run here, or false. Throws in CI when the server is missing. */
+  readonly skip: string | false;
+  /** The lease the tests use: short, so that expiry tests are quick (etcd's minimum is 2 s). */
+  readonly leaseMs: number;
+  /**
+   * How late after a killed holder's lease expiry a revoke may resolve. Redis: the revoker polls
+   * at the next expiry, so the 100 ms bound is a round trip plus generous room for a loaded
+   * machine. etcd: its leader expires leases every 500 ms, so lease + 600 ms.
+   */
+  readonly expiryBoundMs: number;
+  /** Whether a watch resumes from a revision after a reconnect (no event lost): etcd's do. */
+  readonly watchResumes: boolean;
+}
+
+export const engines: readonly Engine[] = [
+  { name: 'redis', skip: skipEngine('redis'), leaseMs: 1000, expiryBoundMs: 100, watchResumes: false },
+  { name: 'etcd', skip: skipEngine('etcd'), leaseMs: 2000, expiryBoundMs: 600, watchResumes: true },
+];
+
+const shared = new Map<EngineName, Promise<EngineServer>>();
+/** Everything to stop when the file's tests are over, newest first. */
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+// Registered at load, so it is the file's own hook: one registered inside a test would be that
+// test's, or none at all.
+after(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // Everything is closed, so the file should exit by itself now. If something still holds it open
+  // (seen, rarely, on a loaded machine), say what, and exit rather than stall CI. The timer is
+  // unref'd: it never fires when the process can exit.
+  setTimeout(() => {
+    process.stderr.write(`remote suite: still open after cleanup, exiting: ${JSON.stringify(process.getActiveResourcesInfo())}\n`);
+    process.exit();
+  }, 15_000).unref();
+});
+
+/** Runs `cleanup` after the file's tests (servers, connections, child processes). */
+export function atEnd(cleanup: () => Promise<unknown> | unknown): void {
+  cleanups.push(cleanup);
+}
+
+/** The file's server for `engine`, started on first use and stopped after the file's tests. */
+export function sharedServer(engine: EngineName): Promise<EngineServer> {
+  let server = shared.get(engine);
+  if (server === undefined) {
+    server = startServer(engine);
+    shared.set(engine, server);
+    const started = server;
+    atEnd(async () => (await started).stop());
+  }
+  return server;
+}
+
+/** A server of the test's own, for a test that restarts, stops or disturbs it. */
+export async function ownServer(engine: EngineName, options?: StartOptions): Promise<EngineServer> {
+  const server = await startServer(engine, options);
+  atEnd(() => server.stop());
+  return server;
+}
+
+/** A connection closed after the file's tests. */
+export async function connection(engine: EngineName, url: string, options?: ConnectOptions): Promise<Connection> {
+  const opened = await connect(engine, url, options);
+  atEnd(() => opened.close());
+  return opened;
+}
+
+let counter = 0;
+/** A resource name no other test uses (revocation is for good, so each test takes its own). */
+export function uniqueName(what: string): string {
+  return `${what}:${process.pid}:${++counter}`;
+}
