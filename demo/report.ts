@@ -1,8 +1,10 @@
 /**
  * The self-contained HTML report of a storm: the device tree as a picture and a timeline of each
  * device's bound intervals, operations in flight and drain waits, both as inline SVG (no script, no
- * network), plus the verification summary.
+ * network), plus the verification summary. Each figure and each part links to the section of
+ * `docs/demo.md` that explains it (a relative link from where the report is written).
  */
+import type { SummaryRow } from './summary.js';
 
 export interface Interval {
   from: number;
@@ -25,7 +27,9 @@ export interface TreeNode {
 
 export interface ReportInput {
   title: string;
-  summary: [string, string][];
+  summary: SummaryRow[];
+  /** The link to `docs/demo.md`, relative to the report's folder. */
+  guide: string;
   verdict: { ok: boolean; text: string };
   duration: number;
   devices: DeviceTimeline[];
@@ -100,7 +104,10 @@ export function timelineSvg(devices: readonly DeviceTimeline[], duration: number
 }
 
 export function renderReport(input: ReportInput): string {
-  const rows = input.summary.map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v)}</td></tr>`).join('');
+  const link = (anchor: string, text: string): string => `<a href="${escape(`${input.guide}#${anchor}`)}">${text}</a>`;
+  const rows = input.summary
+    .map((row) => `<tr${row.invariant === true ? ' class="invariant"' : ''}><th>${link(row.anchor, escape(row.label))}</th><td>${escape(row.value)}</td><td class="means">${escape(row.means)}</td></tr>`)
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
 <style>
@@ -110,14 +117,16 @@ table { border-collapse: collapse; } th, td { text-align: left; padding: 3px 12p
 .verdict { display: inline-block; padding: 6px 12px; border-radius: 6px; color: #fff; background: ${input.verdict.ok ? '#15803d' : '#b91c1c'}; }
 .legend span { margin-right: 16px; } .sw { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: middle; }
 pre { background: #f1f5f9; padding: 12px; overflow: auto; }
+td.means { color: #475569; } tr.invariant th { font-weight: 600; } a { color: inherit; }
 </style></head><body>
 <h1>${escape(input.title)}</h1>
 <p class="verdict" id="verdict">${escape(input.verdict.text)}</p>
+<p>Every figure links to what it means in ${link('the-summary', 'the guide to this storm')}; the rows in bold must be 0 (and every file opened released) for the run to verify.</p>
 <table id="summary">${rows}</table>
-<h2>Timeline</h2>
+<h2>${link('timeline', 'Timeline')}</h2>
 <p class="legend"><span><i class="sw" style="background:#bbf7d0"></i>bound</span><span><i class="sw" style="background:#2563eb"></i>read in flight</span><span><i class="sw" style="background:#7c3aed"></i>write in flight</span><span><i class="sw" style="background:#94a3b8"></i>refused safely</span><span><i class="sw" style="background:#dc2626"></i>drain wait</span><span>▼ bus.remove</span><span style="color:#dc2626">✕ endpoint killed</span></p>
 ${timelineSvg(input.devices, input.duration)}
-<h2>Device tree ${escape(input.treeWhen)}</h2>
+<h2>${link('device-tree', 'Device tree')} ${escape(input.treeWhen)}</h2>
 ${treeSvg(input.tree)}
 <details><summary>As text</summary><pre>${escape(input.text)}</pre></details>
 <details><summary>As Mermaid</summary><pre>${escape(input.mermaid)}</pre></details>

@@ -13,7 +13,8 @@
  * --workers N (the consumers in N worker threads, against shared devices: demo/shared-storm.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bus, DevFs, Device, describe, describeTree, type DescribedNode } from 'revocable/device';
 import { LeakTracker } from 'revocable/testing';
@@ -21,6 +22,7 @@ import { Endpoint } from './endpoint.js';
 import { progress } from './progress.js';
 import { Random, quantile } from './random.js';
 import { renderReport, type DeviceTimeline, type TreeNode } from './report.js';
+import { formatSummary, summaryRows, type SummaryRow } from './summary.js';
 import { ttyDriver, type DriverStats, type Violations } from './tty-driver.js';
 
 export interface StormOptions {
@@ -51,7 +53,7 @@ export interface StormResult {
   violations: Violations;
   stats: DriverStats;
   reportPath: string | null;
-  summary: [string, string][];
+  summary: SummaryRow[];
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -217,9 +219,9 @@ export async function storm(options: StormOptions): Promise<StormResult> {
     const refusedTotal = Object.values(refused).reduce((a, b) => a + b, 0);
     show.update([
       `storm ${(now() / 1000).toFixed(1)}/${options.duration}s${limit === Infinity ? '' : `  ${attempted}/${limit} operations`}  seed ${options.seed}`,
-      `  devices bound ${[...plugged.values()].filter((d) => d.state === 'bound').length}/${names.length}  plugs ${plugs}  unplugs ${unplugs.remove} removed, ${unplugs.kill} killed`,
-      `  operations ${completed} completed, ${refusedTotal} refused safely  interrupts ${stats.interrupts}`,
-      `  draining now: ${draining.size === 0 ? '-' : [...draining].join(', ')}  drains done ${drains.length}${drains.length === 0 ? '' : `, last ${(drains.at(-1) as number).toFixed(1)} ms, max ${Math.max(...drains).toFixed(1)} ms`}`,
+      `  devices bound ${[...plugged.values()].filter((d) => d.state === 'bound').length}/${names.length}  plugged ${plugs} times, unplugged ${unplugs.remove} by bus.remove and ${unplugs.kill} by killing the device`,
+      `  operations ${completed} completed, ${refusedTotal} refused with a defined error (${Object.keys(refused).sort().join(', ') || 'none yet'})  device interrupts handled ${stats.interrupts}`,
+      `  unplugs waiting for operations inside: ${draining.size === 0 ? 'none' : [...draining].join(', ')}  done ${drains.length}${drains.length === 0 ? '' : `, last waited ${(drains.at(-1) as number).toFixed(1)} ms, longest ${Math.max(...drains).toFixed(1)} ms`}`,
     ]);
   }, 200);
 
@@ -246,22 +248,24 @@ export async function storm(options: StormOptions): Promise<StormResult> {
     leaks.length > 0 && `${leaks.length} objects leaked`,
   ].filter((x): x is string => typeof x === 'string');
   const ok = broken.length === 0;
-  const ms = (value: number): string => (Number.isNaN(value) ? '-' : `${value.toFixed(1)} ms`);
-  const refusedText = Object.entries(refused).sort().map(([code, n]) => `${n} ${code}`).join(', ') || '0';
-  const summary: [string, string][] = [
-    ['devices, consumers, seed', `${options.devices}, ${options.consumers}, ${options.seed}`],
-    ['duration', `${(duration / 1000).toFixed(1)} s`],
-    ['operations completed', String(completed)],
-    ['operations refused safely', refusedText],
-    ['interrupts handled', String(stats.interrupts)],
-    ['plugs', String(plugs)],
-    ['unplugs', `${unplugs.remove + unplugs.kill} (${unplugs.remove} by bus.remove, ${unplugs.kill} by killing the endpoint)`],
-    ['drain time p50 / p99 / max', `${ms(quantile(drains, 0.5))} / ${ms(quantile(drains, 0.99))} / ${ms(drains.length === 0 ? NaN : Math.max(...drains))}`],
-    ['files opened / released', `${stats.opens} / ${stats.releases}`],
-    ['objects leaked', String(leaks.length)],
-    ['uses after release', String(violations.useAfterRelease.length)],
-    ['callbacks after remove()', String(violations.callbackAfterRemove.length)],
-  ];
+  const summary = summaryRows({
+    devices: options.devices,
+    consumers: options.consumers,
+    seed: options.seed,
+    durationMs: duration,
+    completed,
+    refused,
+    interrupts: stats.interrupts,
+    plugs,
+    unplugs,
+    drains: { p50: quantile(drains, 0.5), p99: quantile(drains, 0.99), max: drains.length === 0 ? NaN : Math.max(...drains) },
+    opens: stats.opens,
+    releases: stats.releases,
+    leaked: leaks.length,
+    useAfterRelease: violations.useAfterRelease.length,
+    callbackAfterRemove: violations.callbackAfterRemove.length,
+    doubleRelease: violations.doubleRelease.length,
+  });
 
   let reportPath: string | null = null;
   if (options.report !== null) {
@@ -272,6 +276,7 @@ export async function storm(options: StormOptions): Promise<StormResult> {
       renderReport({
         title: `revocable hot-plug storm, seed ${options.seed}`,
         summary,
+        guide: relative(dirname(resolve(reportPath)), fileURLToPath(new URL('../docs/demo.md', import.meta.url))).split('\\').join('/'),
         verdict: { ok, text: ok ? 'verified: every invariant held' : `FAILED: ${broken.join('; ')}` },
         duration,
         devices: [...timelines.values()],
@@ -285,12 +290,12 @@ export async function storm(options: StormOptions): Promise<StormResult> {
 
   show.done();
   if (!options.quiet) {
-    const width = Math.max(...summary.map(([k]) => k.length));
-    options.out.write(`\n${summary.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+    options.out.write(`\n${formatSummary(summary, refused)}`);
     options.out.write(ok ? '\nverified: every invariant held\n' : `\nFAILED: ${broken.join('; ')}\n`);
     for (const leak of leaks.slice(0, 5)) options.out.write(`  leaked ${leak.kind}${leak.name ? ` "${leak.name}"` : ''} created at\n    ${leak.createdAt.split('\n')[0] ?? ''}\n`);
     for (const v of [...violations.useAfterRelease, ...violations.callbackAfterRemove, ...violations.doubleRelease].slice(0, 5)) options.out.write(`  ${v}\n`);
-    if (reportPath !== null) options.out.write(`report: ${reportPath}\n`);
+    if (reportPath !== null) options.out.write(`report: ${reportPath} (a timeline of every device)\n`);
+    options.out.write('what each line means: docs/demo.md\n');
   }
   return { ok, completed, refused, plugs, unplugs, drains, leaked: leaks.length, violations, stats, reportPath, summary };
 }

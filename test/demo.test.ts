@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { storm, type StormResult } from '../demo/storm.js';
@@ -57,6 +57,44 @@ describe('the hot-plug storm (npm start)', () => {
     assert.match(html, /<svg id="tree"/);
     assert.match(html, /<svg id="timeline"/);
     assert.doesNotMatch(html, /<script|src="http|href="http/, 'self-contained: no script, nothing fetched');
+  });
+
+  it('explains itself: every figure of the summary says what it means, and the refusals are spelled out by code', async () => {
+    const { summary, refused } = await run();
+    for (const row of summary) assert.ok(row.means.length > 10, `"${row.label}" says what it means`);
+    for (const code of Object.keys(refused)) assert.match(output, new RegExp(`\\d+ ${code} +\\S`), `the refusal ${code} is explained`);
+    assert.match(output, /what happened \(it varies from run to run\)/);
+    assert.match(output, /what must never happen/);
+    assert.match(output, /what each line means: docs\/demo\.md/);
+  });
+
+  it('links every figure of the report to the section of docs/demo.md that explains it', async () => {
+    const { reportPath, summary } = await run();
+    assert.ok(reportPath);
+    const html = readFileSync(reportPath, 'utf8');
+    const guide = readFileSync('docs/demo.md', 'utf8');
+    const slugs = new Set([...guide.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] as string).toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
+    const links = [...html.matchAll(/<a href="([^"#]+)#([^"]+)">/g)];
+    assert.ok(links.length >= summary.length, 'a link per figure');
+    for (const [, path, anchor] of links) {
+      assert.equal(resolve(dirname(reportPath), path as string), resolve('docs/demo.md'), 'the link reaches docs/demo.md from where the report is');
+      assert.ok(slugs.has(anchor as string), `docs/demo.md has a section #${anchor}`);
+    }
+  });
+
+  it('prints the summary the docs show: the same figures in the same order as the sample output', async () => {
+    await run();
+    const labels = (text: string): string[] => [...text.matchAll(/^ {2}([a-z][a-z ()/,.]+?) {2,}\S/gm)].map((m) => m[1] as string);
+    const printed = labels(output.slice(output.indexOf('what happened')));
+    for (const file of ['docs/demo.md', 'README.md']) {
+      const text = readFileSync(file, 'utf8');
+      const marker = text.indexOf('<!-- sample output of a default npm start');
+      if (file === 'docs/demo.md') assert.ok(marker >= 0, `${file} has the sample output`);
+      if (marker < 0) continue;
+      const block = /```text\n([\s\S]*?)```/.exec(text.slice(marker));
+      assert.ok(block, `${file}: a text block follows the marker`);
+      assert.deepEqual(labels(block[1] as string), printed, `${file}: the sample output has the figures of a run`);
+    }
   });
 
   it('renders the report in Chromium: tree and timeline present, the screenshot not blank', { skip: skipBrowser() }, async () => {
