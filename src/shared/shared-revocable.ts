@@ -344,14 +344,23 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     });
   }
 
-  /** This thread learns of the revoke: kick its accesses; the owner starts the drain and release. */
-  #notice(): void {
+  /**
+   * This thread learns of the revoke: kick its accesses; the owner starts the drain and release.
+   * `revoke()` starts the drain itself (`start` false), to hear of a lock timeout; elsewhere (a
+   * refused access, the watcher) such a timeout is left to the next `revoke()`, which retries it.
+   */
+  #notice(start = true): void {
     if (this.#noticed) return;
     this.#noticed = true;
     if (this.#view.kind === 'attached') hooks?.released('revocable', this);
     const controller = this.#controller;
     if (controller !== undefined && !controller.signal.aborted) controller.abort(this.#goneError());
-    if (this.#owner) this.#startEnd();
+    if (!this.#owner || !start) return;
+    try {
+      this.#startEnd();
+    } catch {
+      // LockTimeoutError: nothing was started; see above.
+    }
   }
 
   /** The error for a closed gate; this thread has now seen the revoke, so it notices it. */
@@ -382,16 +391,25 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     const { timeout: limit } = options ?? {};
     const timeout = checkDuration(limit, 'options.timeout', Infinity);
     const words = this.#words;
-    lock(words, this.#threadId, this.#name);
-    let first: boolean;
+    let end: Promise<boolean>;
     try {
-      first = begin(words, this.#threadId, Date.now());
-    } finally {
-      unlock(words);
+      lock(words, this.#threadId, this.#name);
+      let first: boolean;
+      try {
+        first = begin(words, this.#threadId, Date.now());
+      } finally {
+        unlock(words);
+      }
+      if (first) A.notify(words, STATE);
+      this.#notice(false);
+      // The owner's drain (idempotent; again, if a lock timeout stopped an earlier start of it).
+      if (this.#owner) this.#startEnd();
+      end = (this.#end ??= awaitEnd(words, this.#name)).then(first ? returnTrue : returnFalse);
+    } catch (error) {
+      // A lock held by a thread that died in it (LockTimeoutError): the caller hears of it from the
+      // promise, as of every other failure; `reclaim` of that thread, then a revoke, goes on.
+      return Promise.reject(error);
     }
-    if (first) A.notify(words, STATE);
-    this.#notice();
-    const end = (this.#end ??= awaitEnd(words, this.#name)).then(first ? returnTrue : returnFalse);
     if (timeout === Infinity || outcome(words) !== undefined || undrained(words) === -1) return end;
     return boundDrain(end, timeout, () => inFlight(words), (pending) => new DrainTimeoutError(describeName('SharedRevocable', this.#name), timeout, pending, [], this.#name));
   }
@@ -399,16 +417,17 @@ export class SharedRevocable<T> implements RevocableLike<T> {
   /** Owner: drain every thread's slot, then release and publish the end. */
   #startEnd(): void {
     if (this.#end !== undefined) return;
+    // This thread may have learnt of the revoke from a refused access while the revoker is still
+    // biasing the other slots under the lock: a slot found unbiased now would be waited on with no
+    // exit ever to notify it. One hold of the lock waits for the biasing to be complete. It comes
+    // first: if it times out, nothing is started, and the next revoke() starts the drain again.
+    lock(this.#words, this.#threadId, this.#name);
+    unlock(this.#words);
     const end = new Promise<void>((resolve, reject) => {
       this.#settleEnd = (failure) => (failure === undefined ? resolve() : reject(failure.error));
     });
     end.catch(ignore); // reported to every revoke() caller; none may be waiting any more
     this.#end = end;
-    // This thread may have learnt of the revoke from a refused access while the revoker is still
-    // biasing the other slots under the lock: a slot found unbiased now would be waited on with no
-    // exit ever to notify it. One hold of the lock waits for the biasing to be complete.
-    lock(this.#words, this.#threadId, this.#name);
-    unlock(this.#words);
     const own = { slot: this.#slot, gate: this.#gate, wait: (resume: () => void) => void (this.#onDrained = resume) };
     drainAll(this.#words, own, () => this.#drained());
   }
@@ -445,7 +464,11 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     if (view.kind === 'detached') return Promise.resolve();
     const words = this.#words;
     const slot = this.#slot;
-    lock(words, this.#threadId, this.#name);
+    try {
+      lock(words, this.#threadId, this.#name);
+    } catch (error) {
+      return Promise.reject(error); // LockTimeoutError: nothing changed; reclaim the holder, detach again
+    }
     try {
       close(words, slot);
     } finally {

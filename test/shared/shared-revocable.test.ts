@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { DrainTimeoutError, RevokedError } from '../../src/index.js';
-import { AlreadyAttachedError, SharedAccess, SharedRevocable, SharedRevocableHandle, type SharedRevocableRef } from '../../src/shared/index.js';
+import { AlreadyAttachedError, LockTimeoutError, SharedAccess, SharedRevocable, SharedRevocableHandle, type SharedRevocableRef } from '../../src/shared/index.js';
 import { BIAS, LOCK, REVOKING, SLOT_COUNT, STATE, slotBase } from '../../src/shared/internal/layout.js';
 import { deferred, state } from '../support/deferred.js';
 import { leakTracker } from '../support/leaks.js';
@@ -287,6 +287,25 @@ describe('reclaim(threadId)', () => {
     await aborted(signal);
     assert.ok(signal.reason instanceof RevokedError, 'the kick it never sent is sent');
     assert.equal(await owner.revoke(), false);
+  });
+
+  it('delivers a lock held by a dead thread through the promise of revoke() and detach(), and goes on after reclaim', async (t) => {
+    const owner = SharedRevocable.create(port(), { name: 'tenant 9' });
+    const worker = join(owner.ref, 1);
+    // Thread 3 died holding the registration lock; the clock jumps so that the spin gives up at once.
+    Atomics.store(words(owner), LOCK, 3 + 1);
+    let clock = Date.now();
+    t.mock.method(Date, 'now', () => (clock += 1_000));
+    let revoking: Promise<boolean> | undefined;
+    assert.doesNotThrow(() => (revoking = owner.revoke()), 'no synchronous throw');
+    await assert.rejects(revoking as Promise<boolean>, (e: unknown) => e instanceof LockTimeoutError && e.holder === 3);
+    await assert.rejects(worker.detach(), LockTimeoutError);
+    assert.equal(owner.state, 'live', 'nothing changed');
+    assert.equal(worker.tryWith((p) => p.open), true);
+    t.mock.restoreAll();
+    assert.equal(owner.reclaim(3), 0);
+    await worker.detach();
+    assert.equal(await owner.revoke(), true);
   });
 
   it('rejects bad thread ids and its own', async () => {
