@@ -96,7 +96,7 @@ export function formatValue(row: Row): string {
   return `${row.value.toFixed(1)} ns`;
 }
 
-/** Prints a suite as a Markdown table, ready to paste into the README. */
+/** Prints a suite as a Markdown table, ready to paste into docs/performance.md. */
 export function printTable(title: string, rows: Row[]): void {
   const width = Math.max(...rows.map((r) => r.name.length), 4);
   console.log(`\n### ${title}\n`);

@@ -126,7 +126,7 @@ td.means { color: #475569; } tr.invariant th { font-weight: 600; } a { color: in
 <h2>${link('timeline', 'Timeline')}</h2>
 <p class="legend"><span><i class="sw" style="background:#bbf7d0"></i>bound</span><span><i class="sw" style="background:#2563eb"></i>read in flight</span><span><i class="sw" style="background:#7c3aed"></i>write in flight</span><span><i class="sw" style="background:#94a3b8"></i>refused safely</span><span><i class="sw" style="background:#dc2626"></i>drain wait</span><span>▼ bus.remove</span><span style="color:#dc2626">✕ endpoint killed</span></p>
 ${timelineSvg(input.devices, input.duration)}
-<h2>${link('device-tree', 'Device tree')} ${escape(input.treeWhen)}</h2>
+<h2>${link('the-device-tree', 'Device tree')} ${escape(input.treeWhen)}</h2>
 ${treeSvg(input.tree)}
 <details><summary>As text</summary><pre>${escape(input.text)}</pre></details>
 <details><summary>As Mermaid</summary><pre>${escape(input.mermaid)}</pre></details>

@@ -77,10 +77,10 @@ export function summaryRows(s: SummaryInput): SummaryRow[] {
       anchor: 'drain-time',
     },
     { label: 'files opened / released', value: `${s.opens} / ${s.releases}`, means: 'every open file\'s release ran, once', anchor: 'files', invariant: true },
-    { label: 'objects leaked', value: String(s.leaked), means: 'devices, files and scopes never released', anchor: 'never', invariant: true },
-    { label: 'uses after release', value: String(s.useAfterRelease), means: 'a connection used after its close', anchor: 'never', invariant: true },
-    { label: 'callbacks after remove()', value: String(s.callbackAfterRemove), means: 'an interrupt handler run after remove()', anchor: 'never', invariant: true },
-    { label: 'files released twice', value: String(s.doubleRelease), means: 'a file\'s release run a second time', anchor: 'never', invariant: true },
+    { label: 'objects leaked', value: String(s.leaked), means: 'devices, files and scopes never released', anchor: 'what-must-never-happen', invariant: true },
+    { label: 'uses after release', value: String(s.useAfterRelease), means: 'a connection used after its close', anchor: 'what-must-never-happen', invariant: true },
+    { label: 'callbacks after remove()', value: String(s.callbackAfterRemove), means: 'an interrupt handler run after remove()', anchor: 'what-must-never-happen', invariant: true },
+    { label: 'files released twice', value: String(s.doubleRelease), means: 'a file\'s release run a second time', anchor: 'what-must-never-happen', invariant: true },
   ];
 }
 

@@ -1,6 +1,6 @@
 /**
  * Unplug while a consumer is mid-operation: the revoke kicks the consumer (its signal aborts),
- * waits for it to finish, and only then closes the port. Run: `npm start`.
+ * waits for it to finish, and only then closes the port. Run: `node --import tsx examples/unplug.ts`.
  */
 import { Revocable } from 'revocable';
 

@@ -25,5 +25,8 @@ describe('the packed package', () => {
     }
     assert.deepEqual(missing, []);
     assert.ok(![...files].some((path) => path.startsWith('test') || path.includes('.test.')), 'no tests in the package');
+    // The README links into the guides: they ship with it, so that its links work where it is read.
+    const readme = readFileSync('README.md', 'utf8');
+    for (const [, target] of readme.matchAll(/\]\((docs\/[^)#]+)/g)) assert.ok(files.has(normalize(target as string)), `the package has ${target}, which the README links to`);
   });
 });
