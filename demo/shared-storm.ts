@@ -24,8 +24,13 @@ export interface SharedStormOptions {
   devices: number;
   /** Consumers in each worker. */
   consumers: number;
-  /** Seconds. */
+  /** Seconds of chaos, counted from when the workers are up and the devices plugged. */
   duration: number;
+  /**
+   * Ends the chaos after this many plug or unplug steps instead, whatever the machine's speed: the
+   * same work on a slow machine and a fast one (the tests use it). Default: by `duration` only.
+   */
+  steps?: number;
   seed: number;
   quiet: boolean;
   out: NodeJS.WriteStream;
@@ -163,10 +168,17 @@ export async function sharedStorm(options: SharedStormOptions): Promise<SharedSt
 
   for (const name of names) await plug(name);
 
+  // The clock of the chaos starts now: starting the workers (each loads tsx) can take seconds on a
+  // loaded machine, and must not eat the storm's time.
+  const end = now() + deadline;
+  const limit = options.steps ?? Infinity;
+  let steps = 0;
+  const running = (): boolean => (limit === Infinity ? now() < end : steps < limit);
   const chaos = async (random: Random): Promise<void> => {
-    while (now() < deadline) {
+    while (running()) {
       await pause(random.int(20, 120));
-      if (now() >= deadline) break;
+      if (!running()) break;
+      steps++;
       const name = random.pick(names);
       if (plugged.has(name)) await unplug(name, random.next() < 0.5 ? 'remove' : 'kill');
       else if (!draining.has(name)) await plug(name);
@@ -174,6 +186,7 @@ export async function sharedStorm(options: SharedStormOptions): Promise<SharedSt
   };
 
   const show = progress(options.out, 1000);
+  if (!options.quiet) options.out.write(`storm with ${options.workers} worker threads, ${options.devices} devices, ${options.consumers} consumers each, seed ${options.seed}\n`);
   const status = setInterval(() => {
     if (options.quiet) return;
     show.update([
