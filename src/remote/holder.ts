@@ -334,13 +334,22 @@ export class RemoteHolder<T> implements AsyncDisposable {
     this.#fenceTimer?.clear();
     const unwatch = this.#unwatch;
     this.#unwatch = undefined;
-    this.#finish();
-    if (unwatch === undefined) return;
+    if (unwatch === undefined) return this.#finish();
+    // detach() resolves once the watch has ended too, so that closing the client right after it
+    // leaves nothing of this holder on the connection; but no longer than a renewal period, since
+    // ending a watch on a connection that is gone may never answer.
+    let ended: Promise<unknown>;
     try {
-      void Promise.resolve(unwatch()).catch(ignore);
+      ended = Promise.resolve(unwatch()).catch(ignore);
     } catch {
       // Ending a watch on a connection that is gone can only fail because it is gone.
+      ended = Promise.resolve();
     }
+    const bound = this.#settings.runtime.timer(this.#finish, this.#period());
+    void ended.then(() => {
+      bound.clear();
+      this.#finish();
+    });
   }
 }
 

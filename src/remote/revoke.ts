@@ -205,12 +205,15 @@ class Revoker {
   }
 
   async #watch(): Promise<() => void | Promise<void>> {
+    let pending: Promise<() => void | Promise<void>> | undefined;
     try {
-      const answer = await this.#boundedBy(Math.min(this.#runtime.pollMs, Math.max(0, this.#left())), () => this.#engine.watch(this.#name, () => this.#wake.signal()));
+      const answer = await this.#boundedBy(Math.min(this.#runtime.pollMs, Math.max(0, this.#left())), () => (pending = this.#engine.watch(this.#name, () => this.#wake.signal())));
       if (answer !== NO_ANSWER) return answer;
     } catch {
       // No watch: see above. The engine's own failure, if it lasts, surfaces from the next call.
     }
+    // Too slow to wait for: the watch may still come, and must then be ended, not left running.
+    pending?.then((unwatch) => Promise.resolve(unwatch()).catch(ignore), ignore);
     return ignore;
   }
 

@@ -29,6 +29,29 @@ export const engines: readonly Engine[] = [
   { name: 'etcd', skip: skipEngine('etcd'), leaseMs: 2000, expiryBoundMs: 600, watchResumes: true },
 ];
 
+// The etcd3 client keeps a process alive after close(): whenever a client's last watch ends, it
+// destroys its watch stream, treats that as an error and arms a reconnect timer (its backoff grows
+// to 30 s) that close() does not clear. So the timers made while the file runs are remembered
+// until they fire or are cleared, and once every cleanup is done, those left are unref'd: the file
+// then exits by itself, after its test report (a process.exit() would cut the report short).
+const pendingTimers = new Set<NodeJS.Timeout>();
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+const trackedSetTimeout = function (this: unknown, callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]): NodeJS.Timeout {
+  const timer = realSetTimeout((...given: unknown[]) => {
+    pendingTimers.delete(timer);
+    callback(...given);
+  }, ms, ...args);
+  pendingTimers.add(timer);
+  return timer;
+};
+Object.defineProperties(trackedSetTimeout, Object.getOwnPropertyDescriptors(realSetTimeout)); // util.promisify.custom among them
+globalThis.setTimeout = trackedSetTimeout as typeof setTimeout;
+globalThis.clearTimeout = ((timer?: NodeJS.Timeout | string | number) => {
+  if (typeof timer === 'object') pendingTimers.delete(timer);
+  realClearTimeout(timer);
+}) as typeof clearTimeout;
+
 const shared = new Map<EngineName, Promise<EngineServer>>();
 /** Everything to stop when the file's tests are over, newest first. */
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -36,13 +59,14 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 // test's, or none at all.
 after(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // Everything is closed, so the file should exit by itself now. If something still holds it open
-  // (seen, rarely, on a loaded machine), say what, and exit rather than stall CI. The timer is
-  // unref'd: it never fires when the process can exit.
-  setTimeout(() => {
+  for (const timer of pendingTimers) timer.unref();
+  pendingTimers.clear();
+  // Should anything else still hold the file open, say what, and exit rather than stall CI. This
+  // timer is unref'd too: it never fires when the process can exit by itself.
+  realSetTimeout(() => {
     process.stderr.write(`remote suite: still open after cleanup, exiting: ${JSON.stringify(process.getActiveResourcesInfo())}\n`);
-    process.exit();
-  }, 15_000).unref();
+    process.exit(1);
+  }, 10_000).unref();
 });
 
 /** Runs `cleanup` after the file's tests (servers, connections, child processes). */
