@@ -133,6 +133,8 @@ class Revoker {
   readonly #wake: Wakeup;
   /** Holders left at the last poll: what a timeout reports. */
   #pending = 0;
+  /** The last failed engine call was only slow: no error, no retry, the deadline came first. */
+  #silent = false;
 
   constructor(
     engine: RemoteBackend,
@@ -227,10 +229,10 @@ class Revoker {
       const seen = this.#wake.count;
       if (runtime.now() >= renewAt) {
         const sentAt = runtime.now();
-        if (!(await this.#call(() => engine.renewRevoker(this.#name, revoker, this.#leaseMs)))) return false;
+        if (!(await this.#drainCall(revoker, () => engine.renewRevoker(this.#name, revoker, this.#leaseMs)))) return false;
         renewAt = sentAt + period;
       }
-      const poll = await this.#call(() => engine.poll(this.#name));
+      const poll = await this.#drainCall(revoker, () => engine.poll(this.#name));
       this.#pending = poll.holders;
       if (poll.holders === 0) return true;
       if (this.#left() <= 0) {
@@ -244,6 +246,23 @@ class Revoker {
         await this.#abandon(revoker);
         this.#checkDeadline();
       }
+    }
+  }
+
+  /**
+   * An engine call of the drain. When the deadline passes while it is in flight, on an engine that
+   * answered until then, the holders the last poll saw are still attached as far as anyone knows:
+   * that is a drain timeout (`DrainTimeoutError`), not an engine gone (`RemoteUnavailableError`,
+   * which stays the answer when the engine's calls failed).
+   */
+  async #drainCall<R>(revoker: RevokerRef, operation: () => Promise<R>): Promise<R> {
+    try {
+      return await this.#call(operation);
+    } catch (error) {
+      if (!(error instanceof RemoteUnavailableError) || !this.#silent || this.#pending === 0) throw error;
+      await this.#abandon(revoker);
+      this.#checkDeadline();
+      throw error;
     }
   }
 
@@ -296,9 +315,11 @@ class Revoker {
         const answer = await this.#bounded(operation);
         if (answer !== NO_ANSWER) return answer;
         error = new Error(`no answer from ${this.#engine.engine}`);
+        this.#silent = attempt === 0;
       } catch (thrown) {
         if (thrown instanceof RemoteProtocolError) throw thrown;
         error = thrown;
+        this.#silent = false;
       }
       const left = this.#left();
       if (left <= 0) throw new RemoteUnavailableError('revokeRemote', this.#name, this.#timeout, error);

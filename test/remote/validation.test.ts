@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DrainTimeoutError } from '../../src/index.js';
 import { Etcd3 } from 'etcd3';
 import { RemoteHolder, checkFence, etcdBackend, redisBackend, revokeRemote, type RemoteBackend } from '../../src/remote/index.js';
 import '../support/leaks.js';
@@ -111,6 +112,44 @@ describe('revokeRemote', () => {
   it('honours a finite timeout: an engine that never answers fails the call at its timeout, with the cause', async () => {
     const { backend } = countingBackend();
     await assert.rejects(revokeRemote(backend, 'r', { timeout: 50 }), (error: unknown) => (error as { code?: string }).code === 'ERR_REMOTE_UNAVAILABLE' && /no server here/.test(String((error as Error).cause)));
+  });
+});
+
+describe('revokeRemote under a slow engine', () => {
+  /** An engine that answers until the drain has seen a holder, then goes silent (slow, not failing). */
+  function slowingBackend(): { backend: RemoteBackend; abandoned: () => number } {
+    let polls = 0;
+    let abandoned = 0;
+    const never = new Promise<never>(() => {});
+    const backend: RemoteBackend = {
+      engine: 'slow',
+      minLeaseMs: 1,
+      // A holder set that changes soon: the revoker polls again, and that poll is in flight at the deadline.
+      watch: async (_name, onEvent) => {
+        const timer = setTimeout(() => onEvent('holders'), 10);
+        return () => clearTimeout(timer);
+      },
+      attach: () => never,
+      renew: () => never,
+      detach: () => never,
+      begin: async () => ({ kind: 'begun', epoch: 1n, lease: 'claim', tookOver: false }),
+      renewRevoker: async () => true,
+      poll: () => (polls++ === 0 ? Promise.resolve({ holders: 1, nextExpiryMs: null }) : never),
+      raiseFence: () => never,
+      finish: () => never,
+      abandon: async () => void abandoned++,
+      fence: async () => 0n,
+    };
+    return { backend, abandoned: () => abandoned };
+  }
+
+  it('rejects DrainTimeoutError with the holders last seen when the timeout passes during a poll, and gives up its claim', async () => {
+    const { backend, abandoned } = slowingBackend();
+    await assert.rejects(
+      revokeRemote(backend, 'tenant:1', { timeout: 100 }),
+      (error: unknown) => error instanceof DrainTimeoutError && error.pending === 1 && error.timeout === 100,
+    );
+    assert.equal(abandoned(), 1);
   });
 });
 
