@@ -351,6 +351,64 @@ describe('ManagedServer over http', () => {
     assert.equal(managed.report?.graceful, true);
   });
 
+  it('counts a request handed to checkContinue as in flight: the drain waits for it and it ends with Connection: close', async (t) => {
+    const gate = deferred();
+    const arrived = deferred();
+    const managed = managedHttp(t, (_req, res) => res.end('not here'), { idleGrace: 5 });
+    managed.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeContinue();
+      req.resume();
+      req.on('end', () => {
+        arrived.resolve();
+        void gate.promise.then(() => res.end('uploaded'));
+      });
+    });
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    await once(client.socket, 'data'); // HTTP/1.1 100 Continue
+    client.socket.write('hello');
+    await arrived.promise;
+    // The idle grace on a clock of the test's: a connection taken for idle is destroyed once it
+    // has passed (on the turn after the timer), which these ticks make certain.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const revoked = managed.revoke();
+    t.mock.timers.tick(10);
+    await turn();
+    await turn();
+    t.mock.timers.reset();
+    assert.equal(client.socket.destroyed, false, 'the connection is still open');
+    assert.equal(await state(revoked), 'pending', 'the drain waits for the upload');
+    gate.resolve();
+    const [response] = parseResponses((await client.received).replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, ''));
+    assert.match(response?.head ?? '', /^HTTP\/1\.1 200/);
+    assert.match(response?.head ?? '', /connection: close/i);
+    assert.equal(response?.body, 'uploaded');
+    await revoked;
+    assert.deepEqual(managed.report?.cut, []);
+  });
+
+  it('adds no checkContinue listener of its own: without the application\'s, Node answers 100 and emits request', async (t) => {
+    const managed = managedHttp(t, (req, res) => {
+      req.resume();
+      req.on('end', () => res.end('via request'));
+    });
+    const onContinue = (): void => assert.fail('the application removed this listener');
+    managed.server.on('checkContinue', onContinue);
+    managed.server.removeListener('checkContinue', onContinue);
+    assert.equal(managed.server.listenerCount('checkContinue'), 0);
+    const port = await listen(managed.server);
+    const client = raw(port);
+    client.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi');
+    const text = await client.received;
+    assert.match(text, /via request$/);
+    managed.server.on('checkContinue', onContinue);
+    assert.equal(managed.server.listenerCount('checkContinue'), 2, 'ours comes with the application one');
+    managed.server.off('checkContinue', onContinue);
+    assert.equal(managed.server.listenerCount('checkContinue'), 0, 'and goes with it');
+    await managed.revoke();
+  });
+
   it('leaves an upgraded connection open at the kick: its owner closes it through the signal', async (t) => {
     const managed = managedHttp(t, (_req, res) => res.end());
     managed.server.on('upgrade', (_req, socket: net.Socket) => {

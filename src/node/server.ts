@@ -19,10 +19,12 @@
  *    served, with `Connection: close`. See `internal/http-connections.ts`.
  * 3. Node's `server.close()` destroys a connection whose response has ended but is still being
  *    flushed, and every idle one: the revoke keeps it from doing either.
- * 4. Upgraded connections (`upgrade`, `connect`: websockets, tunnels) are in flight until they
+ * 4. A request that Node hands to `checkContinue` or `checkExpectation` (when the application
+ *    listens to them) is in flight like one handed to `request`.
+ * 5. Upgraded connections (`upgrade`, `connect`: websockets, tunnels) are in flight until they
  *    close: they get the kick through `signal` (close them with a close frame there) and are cut at
  *    the deadline like the rest.
- * 5. The deadline is `revoke({ timeout })` (default: the `timeout` given at creation): when it
+ * 6. The deadline is `revoke({ timeout })` (default: the `timeout` given at creation): when it
  *    passes, every connection still open is destroyed and listed in {@link ManagedServer.report}
  *    (`graceful: false`); the revoke then resolves as usual. A later revoke with a shorter timeout
  *    brings the deadline forward; `timeout: 0` cuts everything at once.
@@ -240,24 +242,24 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
   }
 
   /**
-   * `upgrade` and `connect` sockets leave HTTP: they must not look idle. Node hands them over only
-   * when the server has a listener for the event, so ours is present exactly when the application
-   * has one (adding it unconditionally would change how Node treats upgrade requests).
+   * Events that Node emits instead of `request` only when the server has a listener for them:
+   * `upgrade` and `connect` sockets leave HTTP (in flight until they close, never idle), and a
+   * request with `Expect: 100-continue` (or another expectation) goes to `checkContinue` (or
+   * `checkExpectation`), where it is a request in flight like any other. Ours is present exactly
+   * when the application has one: adding it unconditionally would change how Node treats them (an
+   * upgrade refused, a request never reaching the `request` handler).
    */
   #watchUpgrades(connections: HttpConnections): void {
     const server = this.#server;
-    const markers = new Map<string, (req: IncomingMessage, socket: Socket) => void>();
-    const marker = (event: string): ((req: IncomingMessage, socket: Socket) => void) => {
-      let listener = markers.get(event);
-      if (listener === undefined) {
-        listener = (req, socket) => connections.onUpgrade(req, socket);
-        markers.set(event, listener);
-      }
-      return listener;
-    };
+    const markers = new Map<string, (...args: never[]) => void>([
+      ['upgrade', (req: IncomingMessage, socket: Socket) => connections.onUpgrade(req, socket)],
+      ['connect', (req: IncomingMessage, socket: Socket) => connections.onUpgrade(req, socket)],
+      ['checkContinue', (req: IncomingMessage, res: ServerResponse) => connections.onRequest(req, res)],
+      ['checkExpectation', (req: IncomingMessage, res: ServerResponse) => connections.onRequest(req, res)],
+    ]);
     const sync = (event: string, adding: boolean): void => {
-      if (event !== 'upgrade' && event !== 'connect') return;
-      const listener = marker(event);
+      const listener = markers.get(event) as ((...args: unknown[]) => void) | undefined;
+      if (listener === undefined) return;
       const others = server.listeners(event).filter((l) => l !== listener).length + (adding ? 1 : 0);
       const present = server.listeners(event).includes(listener);
       if (others > 0 && !present) server.prependListener(event, listener);
@@ -269,9 +271,10 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
     this.#listen('removeListener', (event: string, listener: unknown) => {
       if (listener !== markers.get(event)) sync(event, false);
     });
-    sync('upgrade', false);
-    sync('connect', false);
-    this.#listeners.push(['upgrade', marker('upgrade')], ['connect', marker('connect')]);
+    for (const [event, listener] of markers) {
+      sync(event, false);
+      this.#listeners.push([event, listener]);
+    }
   }
 
   /** The kick: runs synchronously in the first step of the revoke. */
