@@ -80,7 +80,8 @@ class Explorer {
     Atomics.store(ctl, CONTROLLED, 1);
     for (const worker of this.#workers) worker.postMessage({ ...message, type: 'go' });
     const problems = this.#schedule(gate, choose);
-    Atomics.store(ctl, CONTROLLED, 0);
+    // Stepping off; a run that ended in a problem may leave threads blocked at an operation.
+    this.#release();
     if (problems.length > 0) return problems;
 
     const reports = (await Promise.all(this.#workers.map((worker) => (worker.postMessage({ type: 'report' }), next(worker, 'report'))))).map((m) => m['report'] as Report);
@@ -101,12 +102,30 @@ class Explorer {
         if (blocked.length > 0) return [`invalid end state: threads ${blocked.join(', ')} spin on a lock no running thread holds`];
         return [];
       }
-      const chosen = choose(enabled, current, depth);
+      let chosen: number;
+      try {
+        chosen = choose(enabled, current, depth);
+      } catch (error) {
+        // A harness failure (a replay that diverged): let every thread run free to the end, so
+        // that the next run (and the next test) starts from threads that listen again.
+        this.#release();
+        throw error;
+      }
       current = chosen;
       Atomics.add(ctl, STEP, 1);
       Atomics.store(ctl, slot(chosen) + STATUS, RUNNING);
       Atomics.store(ctl, slot(chosen) + GRANT, 1);
       Atomics.notify(ctl, slot(chosen) + GRANT);
+    }
+  }
+
+  /** Stops stepping and grants every blocked thread: the threads then run unscheduled. */
+  #release(): void {
+    const ctl = this.#ctl;
+    Atomics.store(ctl, CONTROLLED, 0);
+    for (let i = 0; i < THREADS; i++) {
+      Atomics.store(ctl, slot(i) + GRANT, 1);
+      Atomics.notify(ctl, slot(i) + GRANT);
     }
   }
 
