@@ -77,8 +77,12 @@ const native = (globalThis as { SuppressedError?: SuppressedErrorConstructor }).
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { SuppressedError } from 'revocable';
+ *
  * const e = new SuppressedError(new Error('b'), new Error('a'), 'two failures');
- * [e.error.message, e.suppressed.message, e.message]; // => ['b', 'a', 'two failures']
+ * assert.deepEqual([e.error.message, e.suppressed.message, e.message], ['b', 'a', 'two failures']);
+ * assert.ok(e instanceof Error);
  * ```
  */
 export const SuppressedError: SuppressedErrorConstructor =
