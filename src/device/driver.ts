@@ -28,13 +28,22 @@ import type { Device } from './device.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, type Driver } from 'revocable/device';
+ *
  * const driver: Driver = {
  *   name: 'sensor',
  *   match: (device) => device.properties.kind === 'sensor',
  *   async probe(device) {
- *     device.managed.interval(() => poll(device), 100);
+ *     device.managed.interval(() => device.dispatchEvent(new Event('poll')), 100); // stops at unbind
  *   },
  * };
+ * const bus = new Bus({ name: 'usb' });
+ * await bus.register(driver);
+ * const sensor = new Device({ name: 'sensor0', properties: { kind: 'sensor' } });
+ * await bus.add(sensor);
+ * assert.equal(sensor.driver, driver);
+ * await bus.remove(sensor); // the interval is cleared: the process can exit
  * ```
  */
 export interface Driver {

@@ -41,11 +41,21 @@ export interface PollResult {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { DevFs, type FileOperations } from 'revocable/device';
+ *
+ * const log: string[] = [];
  * const operations: FileOperations<{ reads: number }> = {
  *   open: (file) => { file.private = { reads: 0 }; },
- *   read: (file, length) => port.read(length as number, { signal: file.signal }),
- *   release: (file) => { log(`closed after ${file.private?.reads} reads`); },
+ *   read: (file) => { if (file.private) file.private.reads++; return 'data'; },
+ *   release: (file) => { log.push(`closed after ${file.private?.reads} reads`); },
  * };
+ * const devfs = new DevFs();
+ * devfs.create('/dev/sensor0', operations);
+ * const file = await devfs.open('/dev/sensor0');
+ * assert.equal(await file.read(), 'data');
+ * await file.close();
+ * assert.deepEqual(log, ['closed after 1 reads']);
  * ```
  */
 export interface FileOperations<Private = unknown> {
@@ -94,10 +104,21 @@ export function readOperations(operations: unknown): NodeOperations {
  *
  * @example
  * ```ts
- * read(file, length) {
- *   if (file.signal.aborted) return null;          // revoked or closed: stop early
- *   return port.read(length, { signal: file.signal });
- * }
+ * import assert from 'node:assert/strict';
+ * import { DevFs } from 'revocable/device';
+ *
+ * const devfs = new DevFs();
+ * devfs.create('/dev/sensor0', {
+ *   async read(file) {
+ *     // A read that waits for data, and gives up when the node is revoked or the file closed.
+ *     await new Promise((resolve) => file.signal.addEventListener('abort', resolve));
+ *     return file.signal.aborted ? null : 'data';
+ *   },
+ * });
+ * const file = await devfs.open('/dev/sensor0');
+ * const reading = file.read();
+ * await devfs.revoke('/dev/sensor0'); // kicks the read through file.signal, and waits for it
+ * assert.equal(await reading, null);
  * ```
  */
 export interface DeviceFile<Private = unknown> {

@@ -53,11 +53,16 @@ const nameOf = (object: object | undefined): string | undefined => {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ * import { LeakTracker } from 'revocable/testing';
+ *
  * const tracker = new LeakTracker().start();
- * const provider = new Revocable({});
- * tracker.leaks().length; // => 1: a provider not revoked
+ * const provider = new Revocable({ port: 'ttyUSB0' }, { name: 'serial' });
+ * assert.deepEqual(tracker.leaks().map((leak) => [leak.kind, leak.name]), [['revocable', 'serial']]); // not revoked
  * await provider.revoke();
- * tracker.check();        // passes
+ * tracker.check(); // passes: nothing is left
+ * tracker.stop();
  * ```
  */
 export class LeakTracker {
@@ -131,9 +136,17 @@ export interface TestHooks {
  *
  * @example
  * ```ts
- * import { afterEach, beforeEach } from 'node:test';
+ * import assert from 'node:assert/strict';
+ * import { afterEach, beforeEach, it } from 'node:test';
+ * import { Revocable } from 'revocable';
  * import { installLeakCheck } from 'revocable/testing';
- * installLeakCheck({ beforeEach, afterEach });
+ *
+ * installLeakCheck({ beforeEach, afterEach }); // a test that leaves anything unreleased fails
+ *
+ * it('revokes what it creates', async () => {
+ *   const provider = new Revocable({ port: 'ttyUSB0' });
+ *   assert.equal(await provider.revoke(), true); // without this line: "1 object was created and not released"
+ * });
  * ```
  */
 export function installLeakCheck(hooks: TestHooks): LeakTracker {
