@@ -99,7 +99,15 @@ export interface RemoteBackend {
    *
    * @example
    * ```ts
-   * checkFence(holder.token, await backend.fence('tenant:42')); // throws StaleTokenError once revoked
+   * import assert from 'node:assert/strict';
+   * import { createClient } from 'redis';
+   * import { redisBackend } from 'revocable/remote';
+   *
+   * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // not connected: as while Redis is down
+   * const backend = redisBackend({ command: (args) => client.sendCommand(args) });
+   * // Up, it answers 0n before any revoke and the epoch once one has drained:
+   * // checkFence(holder.token, await backend.fence('tenant:42')) then throws StaleTokenError.
+   * await assert.rejects(backend.fence('tenant:42'), /The client is closed/); // down: the client's own error
    * ```
    */
   fence(name: string): Promise<bigint>;

@@ -94,9 +94,15 @@ const MIN_LEASE_MS = 2000;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
  * import { Etcd3 } from 'etcd3';
- * const backend = etcdBackend(new Etcd3({ hosts: 'http://127.0.0.1:2379' }));
- * backend.minLeaseMs; // => 2000
+ * import { etcdBackend } from 'revocable/remote';
+ *
+ * const client = new Etcd3({ hosts: 'http://127.0.0.1:2379' }); // connects on first use
+ * const backend = etcdBackend(client);
+ * assert.equal(backend.engine, 'etcd');
+ * assert.equal(backend.minLeaseMs, 2000); // etcd's shortest lease
+ * client.close();
  * ```
  */
 export function etcdBackend(client: EtcdClient, options?: EtcdBackendOptions): RemoteBackend {

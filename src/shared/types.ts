@@ -15,7 +15,20 @@ import type { RevocableState, RevokeOptions } from '../revocable.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ * import { SharedRevocable, type AccessLike } from 'revocable/shared';
+ *
+ * interface Port { id: number }
  * function first(access: AccessLike<Port>): number { return access.value.id; } // either kind
+ * const local = new Revocable<Port>({ id: 1 });
+ * const shared = SharedRevocable.create<Port>({ id: 2 });
+ * {
+ *   using a = local.access();
+ *   using b = shared.access();
+ *   assert.deepEqual([first(a), first(b)], [1, 2]);
+ * }
+ * await Promise.all([local.revoke(), shared.revoke()]);
  * ```
  */
 export interface AccessLike<T> extends Disposable {
@@ -30,7 +43,18 @@ export interface AccessLike<T> extends Disposable {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ * import { SharedRevocable, type RevocableHandleLike } from 'revocable/shared';
+ *
+ * interface Client { ping(): string }
  * const ping = (handle: RevocableHandleLike<Client>) => handle.tryWith((c) => c.ping()); // undefined once revoked
+ * const local = new Revocable<Client>({ ping: () => 'pong' });
+ * const shared = SharedRevocable.create<Client>({ ping: () => 'pong' });
+ * const handles = [local.handle(), shared.handle()];
+ * assert.deepEqual(handles.map(ping), ['pong', 'pong']);
+ * await Promise.all([local.revoke(), shared.revoke()]);
+ * assert.deepEqual(handles.map(ping), [undefined, undefined]);
  * ```
  */
 export interface RevocableHandleLike<T> extends Disposable {
@@ -50,9 +74,17 @@ export interface RevocableHandleLike<T> extends Disposable {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ * import { SharedRevocable, type RevocableLike } from 'revocable/shared';
+ *
+ * interface Port { id: number }
  * async function unplug(resource: RevocableLike<Port>): Promise<void> {
  *   await resource.revoke({ timeout: 1_000 }); // a Revocable or a SharedRevocable
  * }
+ * const resources: RevocableLike<Port>[] = [new Revocable({ id: 1 }), SharedRevocable.create({ id: 2 })];
+ * await Promise.all(resources.map(unplug));
+ * assert.deepEqual(resources.map((resource) => resource.state), ['revoked', 'revoked']);
  * ```
  */
 export interface RevocableLike<T> extends AsyncDisposable {
