@@ -215,7 +215,9 @@ export class AsyncDisposableStack implements AsyncDisposable {
     return outcome instanceof Drain ? settled(outcome, list.needsAwait) : outcome;
   }
 
+  /** `disposeAsync` itself, under the standard's name: what `await using` calls. */
   declare [Symbol.asyncDispose]: () => Promise<void>;
+  /** `'AsyncDisposableStack'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /** The list to add to, made on first use. */

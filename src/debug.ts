@@ -40,8 +40,11 @@ export interface AsyncContextLike<F> {
 
 /** What debug mode keeps in the async context: the accesses the running code is inside. */
 export interface AccessFrame {
+  /** The provider the access is to. */
   readonly provider: object;
+  /** The access, as debug mode records it. */
   readonly holder: HolderRecord;
+  /** The access the code was already inside when it took this one, if any. */
   readonly parent: AccessFrame | undefined;
 }
 
@@ -55,6 +58,7 @@ interface HolderRecord extends Holder {
   active: boolean;
 }
 
+/** Options of {@link enableDebug}. */
 export interface DebugOptions {
   /** An async context (see {@link AsyncContextLike}); without one, deadlocks are bounded by timeouts only. */
   asyncContext?: AsyncContextLike<AccessFrame>;

@@ -194,7 +194,9 @@ export class DisposableStack implements Disposable {
     if (outcome.failed) throw outcome.error;
   }
 
+  /** `dispose` itself, under the standard's name: what `using` calls. */
   declare [Symbol.dispose]: () => void;
+  /** `'DisposableStack'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /** The list to add to, made on first use. */

@@ -67,6 +67,7 @@ export interface Holder {
  * `revoke()` waits for that again.
  */
 export class DrainTimeoutError extends Error {
+  /** Always `'ERR_DRAIN_TIMEOUT'`. */
   readonly code = 'ERR_DRAIN_TIMEOUT' as const;
   /** The name of the provider whose drain timed out, if it has one. */
   readonly resourceName: string | undefined;
@@ -109,6 +110,7 @@ function indent(text: string, spaces: number): string {
  * ```
  */
 export class UseAfterReleaseError extends ReferenceError {
+  /** Always `'ERR_USE_AFTER_RELEASE'`. */
   readonly code = 'ERR_USE_AFTER_RELEASE' as const;
 
   constructor(message: string) {
@@ -122,6 +124,7 @@ export class UseAfterReleaseError extends ReferenceError {
  * the revoke for the access. The revoke itself goes on and completes once the access ends.
  */
 export class RevokeDeadlockError extends Error {
+  /** Always `'ERR_REVOKE_DEADLOCK'`. */
   readonly code = 'ERR_REVOKE_DEADLOCK' as const;
   /** Where the access that the awaiting code is inside was taken. */
   readonly accessStack: string;
@@ -167,6 +170,7 @@ export class RevokeDeadlockError extends Error {
  * ```
  */
 export class ScopeDisposedError extends ReferenceError {
+  /** Always `'ERR_SCOPE_DISPOSED'`. */
   readonly code = 'ERR_SCOPE_DISPOSED' as const;
   /** The name of the scope, if it has one. */
   readonly scopeName: string | undefined;
@@ -187,6 +191,7 @@ export class ScopeDisposedError extends ReferenceError {
  * named one already closed. The kernel warns and carries on; here it is a bug worth stopping for.
  */
 export class GroupNotFoundError extends Error {
+  /** Always `'ERR_GROUP_NOT_FOUND'`. */
   readonly code = 'ERR_GROUP_NOT_FOUND' as const;
   /** The id asked for; `undefined` for "the newest open group". */
   readonly id: unknown;
@@ -278,6 +283,7 @@ export class DeviceError extends Error {
  * ```
  */
 export class ProbeDeferError extends Error {
+  /** Always `'EPROBE_DEFER'`, the kernel's name. */
   readonly code = 'EPROBE_DEFER' as const;
 
   constructor(message = 'probe deferred', options?: { cause?: unknown }) {

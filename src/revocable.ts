@@ -177,6 +177,7 @@ export class Access<T> implements Disposable {
     exitAccess(provider as Revocable<unknown>);
   }
 
+  /** `using access = ...`: releases the access at the end of the scope. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -572,6 +573,7 @@ export class RevocableHandle<T> implements Disposable {
     hooks?.released('handle', this);
   }
 
+  /** `using handle = ...`: closes the handle at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -327,7 +327,9 @@ export class ResourceScope implements AsyncDisposable {
     return this.#dispose();
   }
 
+  /** `disposeAsync` itself, under the standard's name: what `await using` calls. */
   declare [Symbol.asyncDispose]: () => Promise<void>;
+  /** `'ResourceScope'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /**

@@ -74,6 +74,7 @@ export interface UnbindOptions {
  * ```
  */
 export class Bus extends EventTarget {
+  /** The bus's name: `'usb'`. */
   readonly name: string;
   /** Where drivers' device nodes go, or `null`. */
   readonly devfs: DevFs | null;

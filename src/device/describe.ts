@@ -21,7 +21,9 @@ export interface DescribedNode {
   readonly label: string;
   /** Its state, in a few words. */
   readonly detail?: string;
+  /** What kind of node of the tree it is. */
   readonly kind: 'bus' | 'device' | 'managed' | 'resource' | 'node';
+  /** What hangs off it, in the order `describe()` prints. */
   readonly children: readonly DescribedNode[];
 }
 

@@ -53,8 +53,18 @@ export type ListenerTarget =
   | Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
   // Emitters type their listeners in many ways (Node's are generic over an event map): accept any.
   /* eslint-disable @typescript-eslint/no-explicit-any */
-  | { on(type: any, listener: (...args: any[]) => any): unknown; off(type: any, listener: (...args: any[]) => any): unknown }
-  | { addListener(type: any, listener: (...args: any[]) => any): unknown; removeListener(type: any, listener: (...args: any[]) => any): unknown };
+  | {
+      /** Adds a listener. */
+      on(type: any, listener: (...args: any[]) => any): unknown;
+      /** Removes it. */
+      off(type: any, listener: (...args: any[]) => any): unknown;
+    }
+  | {
+      /** Adds a listener. */
+      addListener(type: any, listener: (...args: any[]) => any): unknown;
+      /** Removes it. */
+      removeListener(type: any, listener: (...args: any[]) => any): unknown;
+    };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 type Timer = ReturnType<typeof setTimeout>;

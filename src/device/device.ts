@@ -68,6 +68,7 @@ export type DeviceEventType = 'bound' | 'unbound' | 'removed' | 'probe-error' | 
  * ```
  */
 export class DeviceEvent extends Event {
+  /** The device the event is about. */
   readonly device: Device;
   /** The driver of the binding the event is about, or `null` (for `'removed'` of an unbound device). */
   readonly driver: Driver | null;
@@ -201,6 +202,7 @@ export class Device extends EventTarget {
     return this.#data;
   }
 
+  /** Sets the driver data, for the current binding. */
   set data(value: unknown) {
     this.#data = value;
   }

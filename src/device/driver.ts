@@ -47,9 +47,13 @@ import type { Device } from './device.js';
  * ```
  */
 export interface Driver {
+  /** Unique on its bus. */
   readonly name: string;
+  /** Whether this driver handles `device` (synchronous; look at `device.properties`). */
   match(device: Device): boolean;
+  /** Binds to the device, acquiring through `device.managed`; throw (or reject) to fail. */
   probe(device: Device): unknown;
+  /** Quiesces the hardware at unbind, before the managed resources are released. */
   remove?(device: Device): unknown;
 }
 

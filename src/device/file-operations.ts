@@ -18,9 +18,13 @@ import type { Device } from './device.js';
 
 /** What `poll` reports: whether a read or write would proceed now, and error or hang-up conditions. */
 export interface PollResult {
+  /** A `read` would proceed now. */
   readable: boolean;
+  /** A `write` would proceed now. */
   writable: boolean;
+  /** An error condition (as after a revoke). */
   error: boolean;
+  /** The device hung up (as after a revoke, or `file.hangup()`). */
   hangup: boolean;
 }
 
@@ -59,12 +63,19 @@ export interface PollResult {
  * ```
  */
 export interface FileOperations<Private = unknown> {
+  /** Sets up per-open state in `file.private`; throwing fails the open (no `release` then). */
   open?(file: DeviceFile<Private>): unknown;
+  /** Reads: what it returns (or resolves with) is what the user's `read(...args)` gets. */
   read?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  /** Writes: what it returns (or resolves with) is what the user's `write(...args)` gets. */
   write?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  /** A device-specific command. */
   ioctl?(file: DeviceFile<Private>, command: unknown, argument: unknown): unknown;
+  /** Whether a read or write would proceed now; missing fields are `false`. */
   poll?(file: DeviceFile<Private>): Partial<PollResult> | null | undefined | PromiseLike<Partial<PollResult> | null | undefined>;
+  /** Memory the user may view; detached when the file is released. */
   mmap?(file: DeviceFile<Private>, ...args: unknown[]): ArrayBuffer | PromiseLike<ArrayBuffer>;
+  /** Per-open cleanup, once per file; the driver's data is still valid here. */
   release?(file: DeviceFile<Private>): unknown;
 }
 

@@ -293,6 +293,7 @@ export class OpenFile implements AsyncDisposable {
     return done;
   }
 
+  /** `await using file = ...`: closes the file at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

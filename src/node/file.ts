@@ -108,7 +108,12 @@ export class ManagedFile extends ManagedResource<FileHandle> {
   }
 
   /** `FileHandle.readv`, inside an access. */
-  async readv<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{ bytesRead: number; buffers: B }> {
+  async readv<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{
+    /** How many bytes were read. */
+    bytesRead: number;
+    /** The buffers given, filled with them. */
+    buffers: B;
+  }> {
     return this.with((fh) => fh.readv(buffers, position));
   }
 
@@ -127,14 +132,29 @@ export class ManagedFile extends ManagedResource<FileHandle> {
   }
 
   /** `FileHandle.write`, inside an access. Never kicked: once called, it is written. */
-  write<B extends NodeJS.ArrayBufferView>(buffer: B, offset?: number | null, length?: number | null, position?: number | null): Promise<{ bytesWritten: number; buffer: B }>;
-  write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<{ bytesWritten: number; buffer: string }>;
+  write<B extends NodeJS.ArrayBufferView>(buffer: B, offset?: number | null, length?: number | null, position?: number | null): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The buffer given. */
+    buffer: B;
+  }>;
+  write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The string given. */
+    buffer: string;
+  }>;
   async write(...args: unknown[]): Promise<{ bytesWritten: number; buffer: unknown }> {
     return this.with((fh) => (fh.write as (...a: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }>)(...args));
   }
 
   /** `FileHandle.writev`, inside an access. Never kicked. */
-  async writev<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{ bytesWritten: number; buffers: B }> {
+  async writev<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The buffers given. */
+    buffers: B;
+  }> {
     return this.with((fh) => fh.writev(buffers, position));
   }
 

@@ -49,8 +49,11 @@ export type RequestSignalSource<T = unknown> = Revocable<T> | RevocableHandle<T>
  * ```
  */
 export class ClientDisconnectedError extends Error {
+  /** Always `'ECONNRESET'`, as Node names a connection the peer closed. */
   readonly code = 'ECONNRESET' as const;
+  /** The request's method. */
   readonly method: string | undefined;
+  /** The request's URL. */
   readonly url: string | undefined;
 
   constructor(method: string | undefined, url: string | undefined) {

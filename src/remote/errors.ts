@@ -26,6 +26,7 @@
  * ```
  */
 export class StaleTokenError extends Error {
+  /** Always `'ERR_STALE_TOKEN'`. */
   readonly code = 'ERR_STALE_TOKEN' as const;
   /** The token that was refused. */
   readonly token: bigint;
@@ -61,7 +62,9 @@ export class StaleTokenError extends Error {
  * ```
  */
 export class RemoteUnavailableError extends Error {
+  /** Always `'ERR_REMOTE_UNAVAILABLE'`. */
   readonly code = 'ERR_REMOTE_UNAVAILABLE' as const;
+  /** The resource's name on the engine. */
   readonly resourceName: string;
 
   constructor(what: string, resourceName: string, timeout: number, cause: unknown) {
@@ -90,8 +93,11 @@ export class RemoteUnavailableError extends Error {
  * ```
  */
 export class HolderLostError extends Error {
+  /** Always `'ERR_HOLDER_LOST'`. */
   readonly code = 'ERR_HOLDER_LOST' as const;
+  /** `'deadline'`: it self-fenced, its renewals not getting through; `'cut-off'`: the engine had expired its lease. */
   readonly reason: 'deadline' | 'cut-off';
+  /** The resource's name on the engine. */
   readonly resourceName: string;
 
   constructor(resourceName: string, holderId: string, reason: 'deadline' | 'cut-off', cause?: unknown) {
@@ -111,6 +117,7 @@ export class HolderLostError extends Error {
  * resource, or two versions of the library disagree. Not retried: retrying cannot fix it.
  */
 export class RemoteProtocolError extends Error {
+  /** Always `'ERR_REMOTE_PROTOCOL'`. */
   readonly code = 'ERR_REMOTE_PROTOCOL' as const;
 
   constructor(message: string) {

@@ -150,6 +150,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     return this.#settings.name;
   }
 
+  /** The holder's id: the one listed in a revoke's `cutOff`. */
   get holderId(): string {
     return this.#ref.holderId;
   }
@@ -159,6 +160,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     return this.#ref.token;
   }
 
+  /** The lease, in milliseconds, renewed every third of it. */
   get leaseMs(): number {
     return this.#settings.leaseMs;
   }
@@ -197,6 +199,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     await this.#finished;
   }
 
+  /** `await using holder = ...`: detaches at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.detach();
   }

@@ -35,7 +35,9 @@ export const DEFAULT_REVOKER_LEASE_MS = 10_000;
 
 /** What `release` learns: the fence to enforce from now on, and who was cut off. */
 export interface RemoteReleaseInfo {
+  /** The resource's name on the engine. */
   readonly name: string;
+  /** The revoke's epoch. */
   readonly epoch: bigint;
   /** Tokens below this are stale: see `checkFence`. */
   readonly fence: bigint;
@@ -78,7 +80,9 @@ export interface RevokeRemoteOptions {
 export interface RevokeRemoteResult {
   /** `true` for the one call that revoked (per epoch); `false` if it was revoked already. */
   readonly revoked: boolean;
+  /** The revoke's epoch. */
   readonly epoch: bigint;
+  /** The fence now: tokens below it are stale (see `checkFence`). */
   readonly fence: bigint;
   /** Milliseconds from this call's begin (or takeover) to an empty holder set. */
   readonly drainMs: number;

@@ -24,6 +24,7 @@ import { describeName } from '../errors.js';
  * ```
  */
 export class AlreadyAttachedError extends Error {
+  /** Always `'ERR_ALREADY_ATTACHED'`. */
   readonly code = 'ERR_ALREADY_ATTACHED' as const;
   /** The thread that tried to attach twice. */
   readonly threadId: number;
@@ -60,6 +61,7 @@ export class AlreadyAttachedError extends Error {
  * ```
  */
 export class LockTimeoutError extends Error {
+  /** Always `'ERR_LOCK_TIMEOUT'`. */
   readonly code = 'ERR_LOCK_TIMEOUT' as const;
   /** The thread id of the holder. */
   readonly holder: number;

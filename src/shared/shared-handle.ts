@@ -83,6 +83,7 @@ export class SharedAccess<T> implements AccessLike<T> {
     exitAccess(owner as SharedRevocable<unknown>);
   }
 
+  /** `using access = ...`: releases the access at the end of the scope. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -196,6 +197,7 @@ export class SharedRevocableHandle<T> implements RevocableHandleLike<T> {
     hooks?.released('handle', this);
   }
 
+  /** `using handle = ...`: closes the handle at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -32,9 +32,13 @@ import type { RevocableState, RevokeOptions } from '../revocable.js';
  * ```
  */
 export interface AccessLike<T> extends Disposable {
+  /** The resource, valid until `release()`. Throws `UseAfterReleaseError` after it. */
   readonly value: T;
+  /** Aborted, with a `RevokedError` as reason, when the revoke starts: wrap up. */
   readonly signal: AbortSignal;
+  /** Whether `release()` was called. */
   readonly released: boolean;
+  /** Ends the access; idempotent. A revoke waits for it. */
   release(): void;
 }
 
@@ -58,13 +62,21 @@ export interface AccessLike<T> extends Disposable {
  * ```
  */
 export interface RevocableHandleLike<T> extends Disposable {
+  /** Whether `close()` was called. */
   readonly closed: boolean;
+  /** Whether the resource can no longer be reached through this handle (closed, or revoked). */
   readonly revoked: boolean;
+  /** An access, or `null` once revoked or closed. */
   tryAccess(): AccessLike<T> | null;
+  /** An access, or throws `RevokedError` once revoked or closed. */
   access(): AccessLike<T>;
+  /** Runs `fn(resource, signal)` inside an access, or returns `undefined` once revoked or closed. */
   tryWith<R>(fn: (resource: T, signal: AbortSignal) => R): R | undefined;
+  /** As `tryWith`, but throws `RevokedError` once revoked or closed. */
   with<R>(fn: (resource: T, signal: AbortSignal) => R): R;
+  /** A `Proxy` that stands for the resource, each operation inside an access. */
   proxy(options?: ProxyOptions): T;
+  /** Ends this handle; accesses in flight stay valid. */
   close(): void;
 }
 
@@ -88,14 +100,24 @@ export interface RevocableHandleLike<T> extends Disposable {
  * ```
  */
 export interface RevocableLike<T> extends AsyncDisposable {
+  /** The name given at creation, if any. */
   readonly name: string | undefined;
+  /** `'live'`, `'revoking'` (no new access; draining or releasing) or `'revoked'`. */
   readonly state: RevocableState;
+  /** Whether a revoke has started. */
   readonly revoked: boolean;
+  /** How many accesses are in flight now. */
   readonly accesses: number;
+  /** A consumer handle: it can access the resource, never revoke it. Throws once revoked. */
   handle(): RevocableHandleLike<T>;
+  /** An access, or `null` once revoke has started. */
   tryAccess(): AccessLike<T> | null;
+  /** An access, or throws `RevokedError` once revoke has started. */
   access(): AccessLike<T>;
+  /** Runs `fn(resource, signal)` inside an access, or returns `undefined` once revoked. */
   tryWith<R>(fn: (resource: T, signal: AbortSignal) => R): R | undefined;
+  /** As `tryWith`, but throws `RevokedError` once revoked. */
   with<R>(fn: (resource: T, signal: AbortSignal) => R): R;
+  /** Revokes: no new access, the kick, the drain, then the release; `true` for the call that revoked. */
   revoke(options?: RevokeOptions): Promise<boolean>;
 }

@@ -16,17 +16,21 @@ import { checkFunction, expected, isObjectArgument } from '../internal/validate.
 
 /** Something created and not released. */
 export interface Leak {
+  /** What it is: `'revocable'`, `'handle'`, `'access'`, `'scope'`, `'ref'`, `'open file'`, ... */
   readonly kind: TrackedKind;
   /** The object's (or its owner's) name, when it has one. */
   readonly name: string | undefined;
   /** Where it was created. */
   readonly createdAt: string;
+  /** The object itself. */
   readonly object: object;
 }
 
 /** Thrown by {@link LeakTracker.check} when something leaked; `leaks` lists what. */
 export class LeakError extends Error {
+  /** Always `'ERR_LEAKED'`. */
   readonly code = 'ERR_LEAKED' as const;
+  /** What was created and not released. */
   readonly leaks: readonly Leak[];
   constructor(leaks: readonly Leak[]) {
     const list = leaks.map((leak) => `  - ${leak.kind}${leak.name === undefined ? '' : ` "${leak.name}"`} created at\n${leak.createdAt.split('\n').map((l) => `      ${l}`).join('\n')}`);
@@ -125,7 +129,9 @@ export class LeakTracker {
 
 /** The hooks of a test framework: node:test, Vitest, Jest and Mocha all have these. */
 export interface TestHooks {
+  /** Registers `fn` to run before each test. */
   beforeEach(fn: () => void): unknown;
+  /** Registers `fn` to run after each test. */
   afterEach(fn: () => void): unknown;
 }
 
