@@ -84,6 +84,7 @@ export let gateOf: <T>(live: () => SharedRevocable<T>, owner: SharedRevocable<T>
  * ```ts
  * import assert from 'node:assert/strict';
  * import { once } from 'node:events';
+ * import { setTimeout } from 'node:timers/promises';
  * import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
  * import { SharedRevocable } from 'revocable/shared';
  *
@@ -91,15 +92,14 @@ export let gateOf: <T>(live: () => SharedRevocable<T>, owner: SharedRevocable<T>
  *   const pool = { ended: false, end() { this.ended = true; } };
  *   const shared = SharedRevocable.create(pool, { name: 'tenant 42', release: (p) => p.end() });
  *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
- *   await once(worker, 'message');             // the worker is inside an access
+ *   await once(worker, 'message');             // the worker has a query in flight
  *   assert.equal(await shared.revoke(), true); // once every thread's accesses ended and p.end() ran
  *   assert.equal(pool.ended, true);
  * } else {
- *   const joined = SharedRevocable.attach(workerData, { query: async () => 'rows' }); // the worker's own pool
- *   await joined.with((_pool, signal) => new Promise((resolve) => {
- *     signal.addEventListener('abort', resolve); // the kick: a revoke in any thread
- *     parentPort?.postMessage('inside');
- *   }));
+ *   const joined = SharedRevocable.attach(workerData, { query: (sql: string, signal: AbortSignal) => setTimeout(60_000, sql, { signal }) });
+ *   const query = joined.with((pool, signal) => pool.query('select 1', signal)); // the worker's own pool, slow
+ *   parentPort?.postMessage('querying');
+ *   await assert.rejects(query, { name: 'AbortError' }); // kicked by the revoke in the main thread
  * }
  * ```
  */
