@@ -15,7 +15,7 @@ const nodeOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'coverage/**', 'report/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'coverage/**', 'report/**', 'build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

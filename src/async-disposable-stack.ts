@@ -56,12 +56,15 @@ let isStack: (value: unknown) => value is AsyncDisposableStack;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { AsyncDisposableStack } from 'revocable';
+ *
  * const log: string[] = [];
  * const stack = new AsyncDisposableStack();
  * stack.defer(() => log.push('a'));
  * stack.adopt('b', async (v) => log.push(v));
  * await stack.disposeAsync();
- * log; // => ['b', 'a']
+ * assert.deepEqual(log, ['b', 'a']);
  * ```
  */
 export class AsyncDisposableStack implements AsyncDisposable {
@@ -85,7 +88,16 @@ export class AsyncDisposableStack implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { open, writeFile } from 'node:fs/promises';
+   * import { AsyncDisposableStack } from 'revocable';
+   *
+   * await writeFile('data.txt', 'hello');
+   * const stack = new AsyncDisposableStack();
    * const file = stack.use(await open('data.txt')); // file[Symbol.asyncDispose]() runs at disposal
+   * assert.equal(await file.readFile('utf8'), 'hello');
+   * await stack.disposeAsync();
+   * assert.equal(file.fd, -1); // closed
    * ```
    */
   use<T extends AsyncDisposable | Disposable | null | undefined>(value: T): T {
@@ -116,7 +128,14 @@ export class AsyncDisposableStack implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const port = stack.adopt(openPort(), (p) => p.close());
+   * import assert from 'node:assert/strict';
+   * import { AsyncDisposableStack } from 'revocable';
+   *
+   * const stack = new AsyncDisposableStack();
+   * const port = stack.adopt({ open: true }, async (p) => { p.open = false; });
+   * assert.equal(port.open, true);
+   * await stack.disposeAsync();
+   * assert.equal(port.open, false);
    * ```
    */
   adopt<T>(value: T, onDisposeAsync: (value: T) => unknown): T {
@@ -132,8 +151,15 @@ export class AsyncDisposableStack implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const timer = setInterval(poll, 1000);
+   * import assert from 'node:assert/strict';
+   * import { AsyncDisposableStack } from 'revocable';
+   *
+   * let polls = 0;
+   * const stack = new AsyncDisposableStack();
+   * const timer = setInterval(() => polls++, 1000);
    * stack.defer(() => clearInterval(timer));
+   * await stack.disposeAsync(); // the interval is cleared: the process can exit
+   * assert.equal(polls, 0);
    * ```
    */
   defer(onDisposeAsync: () => unknown): void {
@@ -149,9 +175,20 @@ export class AsyncDisposableStack implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * await using setup = new AsyncDisposableStack();
-   * setup.adopt(openPort(), (p) => p.close());
-   * return setup.move(); // the caller owns the port now; setup's disposal does nothing
+   * import assert from 'node:assert/strict';
+   * import { AsyncDisposableStack } from 'revocable';
+   *
+   * const closed: string[] = [];
+   * async function openPort(): Promise<AsyncDisposableStack> {
+   *   await using setup = new AsyncDisposableStack();
+   *   setup.adopt('ttyUSB0', async (p) => void closed.push(p));
+   *   // ...more steps that may throw: setup's disposal would close the port
+   *   return setup.move(); // the caller owns the port now; setup's disposal does nothing
+   * }
+   * const port = await openPort();
+   * assert.deepEqual(closed, []);
+   * await port.disposeAsync();
+   * assert.deepEqual(closed, ['ttyUSB0']);
    * ```
    */
   move(): AsyncDisposableStack {
@@ -178,7 +215,9 @@ export class AsyncDisposableStack implements AsyncDisposable {
     return outcome instanceof Drain ? settled(outcome, list.needsAwait) : outcome;
   }
 
+  /** `disposeAsync` itself, under the standard's name: what `await using` calls. */
   declare [Symbol.asyncDispose]: () => Promise<void>;
+  /** `'AsyncDisposableStack'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /** The list to add to, made on first use. */

@@ -40,15 +40,25 @@ export interface AsyncContextLike<F> {
 
 /** What debug mode keeps in the async context: the accesses the running code is inside. */
 export interface AccessFrame {
+  /** The provider the access is to. */
   readonly provider: object;
+  /** The access, as debug mode records it. */
   readonly holder: HolderRecord;
+  /** The access the code was already inside when it took this one, if any. */
   readonly parent: AccessFrame | undefined;
 }
 
+/**
+ * A {@link Holder} as debug mode records it.
+ *
+ * @inline
+ */
 interface HolderRecord extends Holder {
+  /** Whether the access is still held. */
   active: boolean;
 }
 
+/** Options of {@link enableDebug}. */
 export interface DebugOptions {
   /** An async context (see {@link AsyncContextLike}); without one, deadlocks are bounded by timeouts only. */
   asyncContext?: AsyncContextLike<AccessFrame>;
@@ -95,8 +105,16 @@ export function creationSite(object: object): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { DrainTimeoutError, Revocable, enableDebug } from 'revocable';
+ *
  * enableDebug();
- * await provider.revoke({ timeout: 1000 }); // a DrainTimeoutError now lists where each holder took its access
+ * const provider = new Revocable({ path: '/dev/ttyUSB0' });
+ * const access = provider.access(); // a holder that forgot to release
+ * const error = await provider.revoke({ timeout: 10 }).catch((e: unknown) => e);
+ * assert.ok(error instanceof DrainTimeoutError);
+ * assert.equal(error.holders[0]?.kind, 'access'); // with the stack where it was taken
+ * access.release(); // the drain ends, the revoke completes
  * ```
  */
 export function enableDebug(options: DebugOptions = {}): void {

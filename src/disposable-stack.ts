@@ -42,12 +42,15 @@ let isStack: (value: unknown) => value is DisposableStack;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { DisposableStack } from 'revocable';
+ *
  * const log: string[] = [];
  * const stack = new DisposableStack();
  * stack.defer(() => log.push('a'));
  * stack.adopt('b', (v) => log.push(v));
  * stack.dispose();
- * log; // => ['b', 'a']
+ * assert.deepEqual(log, ['b', 'a']);
  * ```
  */
 export class DisposableStack implements Disposable {
@@ -70,7 +73,16 @@ export class DisposableStack implements Disposable {
    *
    * @example
    * ```ts
-   * const lock = stack.use(mutex.lock()); // lock[Symbol.dispose]() runs at disposal
+   * import assert from 'node:assert/strict';
+   * import { DisposableStack } from 'revocable';
+   *
+   * let locked = false;
+   * const mutex = { lock: () => { locked = true; return { [Symbol.dispose]: () => { locked = false; } }; } };
+   * const stack = new DisposableStack();
+   * stack.use(mutex.lock()); // lock[Symbol.dispose]() runs at disposal
+   * assert.equal(locked, true);
+   * stack.dispose();
+   * assert.equal(locked, false);
    * ```
    */
   use<T extends Disposable | null | undefined>(value: T): T {
@@ -91,7 +103,16 @@ export class DisposableStack implements Disposable {
    *
    * @example
    * ```ts
-   * const handle = stack.adopt(openSync(path), (fd) => closeSync(fd));
+   * import assert from 'node:assert/strict';
+   * import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
+   * import { DisposableStack } from 'revocable';
+   *
+   * writeFileSync('data.txt', 'hello');
+   * const stack = new DisposableStack();
+   * const fd = stack.adopt(openSync('data.txt', 'r'), (fd) => closeSync(fd));
+   * assert.equal(fstatSync(fd).size, 5);
+   * stack.dispose();
+   * assert.throws(() => fstatSync(fd), { code: 'EBADF' }); // closed
    * ```
    */
   adopt<T>(value: T, onDispose: (value: T) => unknown): T {
@@ -107,7 +128,15 @@ export class DisposableStack implements Disposable {
    *
    * @example
    * ```ts
-   * stack.defer(() => console.log('done')); // logs at disposal
+   * import assert from 'node:assert/strict';
+   * import { DisposableStack } from 'revocable';
+   *
+   * const log: string[] = [];
+   * const stack = new DisposableStack();
+   * stack.defer(() => log.push('done')); // runs at disposal
+   * assert.deepEqual(log, []);
+   * stack.dispose();
+   * assert.deepEqual(log, ['done']);
    * ```
    */
   defer(onDispose: () => unknown): void {
@@ -123,9 +152,21 @@ export class DisposableStack implements Disposable {
    *
    * @example
    * ```ts
-   * using setup = new DisposableStack();
-   * setup.adopt(openSync(path), closeSync);
-   * return setup.move(); // the caller owns the file now
+   * import assert from 'node:assert/strict';
+   * import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
+   * import { DisposableStack } from 'revocable';
+   *
+   * let fd = -1;
+   * function openData(): DisposableStack {
+   *   using setup = new DisposableStack();
+   *   fd = setup.adopt(openSync('data.txt', 'r'), closeSync);
+   *   // ...more steps that may throw: setup's disposal would close the file
+   *   return setup.move(); // the caller owns the file now
+   * }
+   * writeFileSync('data.txt', 'hello');
+   * const file = openData();
+   * assert.equal(fstatSync(fd).size, 5); // still open
+   * file.dispose();
    * ```
    */
   move(): DisposableStack {
@@ -153,7 +194,9 @@ export class DisposableStack implements Disposable {
     if (outcome.failed) throw outcome.error;
   }
 
+  /** `dispose` itself, under the standard's name: what `using` calls. */
   declare [Symbol.dispose]: () => void;
+  /** `'DisposableStack'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /** The list to add to, made on first use. */

@@ -26,8 +26,16 @@ export function describeName(kind: string, name: string | undefined): string {
  *
  * @example
  * ```ts
- * try { await handle.with((port) => port.write(buf)); }
- * catch (error) { if (error instanceof RevokedError) console.log(error.code); } // => 'ENODEV'
+ * import assert from 'node:assert/strict';
+ * import { Revocable, RevokedError } from 'revocable';
+ *
+ * const provider = new Revocable({ write: (data: string) => data.length }, { name: 'ttyUSB0' });
+ * const handle = provider.handle();
+ * await provider.revoke(); // unplugged
+ * assert.throws(
+ *   () => handle.with((port) => port.write('hello')),
+ *   (error) => error instanceof RevokedError && error.code === 'ENODEV' && error.message === 'Revocable "ttyUSB0" was revoked',
+ * );
  * ```
  */
 export class RevokedError extends Error {
@@ -59,6 +67,7 @@ export interface Holder {
  * `revoke()` waits for that again.
  */
 export class DrainTimeoutError extends Error {
+  /** Always `'ERR_DRAIN_TIMEOUT'`. */
   readonly code = 'ERR_DRAIN_TIMEOUT' as const;
   /** The name of the provider whose drain timed out, if it has one. */
   readonly resourceName: string | undefined;
@@ -92,12 +101,16 @@ function indent(text: string, spaces: number): string {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Kref, UseAfterReleaseError } from 'revocable';
+ *
  * const kref = new Kref(() => {});
- * kref.put();
- * try { kref.get(); } catch (error) { (error as UseAfterReleaseError).code; } // => 'ERR_USE_AFTER_RELEASE'
+ * kref.put(); // the last reference: released
+ * assert.throws(() => kref.get(), (error) => error instanceof UseAfterReleaseError && error.code === 'ERR_USE_AFTER_RELEASE');
  * ```
  */
 export class UseAfterReleaseError extends ReferenceError {
+  /** Always `'ERR_USE_AFTER_RELEASE'`. */
   readonly code = 'ERR_USE_AFTER_RELEASE' as const;
 
   constructor(message: string) {
@@ -111,6 +124,7 @@ export class UseAfterReleaseError extends ReferenceError {
  * the revoke for the access. The revoke itself goes on and completes once the access ends.
  */
 export class RevokeDeadlockError extends Error {
+  /** Always `'ERR_REVOKE_DEADLOCK'`. */
   readonly code = 'ERR_REVOKE_DEADLOCK' as const;
   /** Where the access that the awaiting code is inside was taken. */
   readonly accessStack: string;
@@ -140,12 +154,23 @@ export class RevokeDeadlockError extends Error {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { ResourceScope, ScopeDisposedError } from 'revocable';
+ *
+ * const port = { open: true, close() { this.open = false; } };
+ * const scope = new ResourceScope({ name: 'sensor0' });
  * await scope.disposeAsync();
- * try { scope.add(port, (p) => p.close()); }
- * catch (error) { await (error as ScopeDisposedError).released; } // the port is closed now
+ * try {
+ *   scope.add(port, (p) => p.close());
+ * } catch (error) {
+ *   assert.ok(error instanceof ScopeDisposedError);
+ *   await error.released;
+ * }
+ * assert.equal(port.open, false); // closed instead of added
  * ```
  */
 export class ScopeDisposedError extends ReferenceError {
+  /** Always `'ERR_SCOPE_DISPOSED'`. */
   readonly code = 'ERR_SCOPE_DISPOSED' as const;
   /** The name of the scope, if it has one. */
   readonly scopeName: string | undefined;
@@ -166,6 +191,7 @@ export class ScopeDisposedError extends ReferenceError {
  * named one already closed. The kernel warns and carries on; here it is a bug worth stopping for.
  */
 export class GroupNotFoundError extends Error {
+  /** Always `'ERR_GROUP_NOT_FOUND'`. */
   readonly code = 'ERR_GROUP_NOT_FOUND' as const;
   /** The id asked for; `undefined` for "the newest open group". */
   readonly id: unknown;
@@ -207,8 +233,14 @@ export type DeviceErrorCode = 'ENODEV' | 'EIO' | 'ENOENT' | 'EBUSY' | 'EEXIST' |
  *
  * @example
  * ```ts
- * try { await devfs.open('/dev/missing'); }
- * catch (error) { if (error instanceof DeviceError) console.log(error.code); } // => 'ENOENT'
+ * import assert from 'node:assert/strict';
+ * import { DevFs, DeviceError } from 'revocable/device';
+ *
+ * const devfs = new DevFs();
+ * const error = await devfs.open('/dev/missing').catch((e: unknown) => e);
+ * assert.ok(error instanceof DeviceError);
+ * assert.equal(error.code, 'ENOENT');
+ * assert.equal(error.path, '/dev/missing');
  * ```
  */
 export class DeviceError extends Error {
@@ -232,13 +264,26 @@ export class DeviceError extends Error {
  *
  * @example
  * ```ts
- * async probe(device) {
- *   const clock = clocks.get(device.properties.clock);
- *   if (clock === undefined) throw new ProbeDeferError('clock not bound yet');
- * }
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, ProbeDeferError } from 'revocable/device';
+ *
+ * const clocks = new Map<unknown, object>(); // filled by the clock driver's probe
+ * const bus = new Bus({ name: 'soc' });
+ * await bus.register({
+ *   name: 'uart',
+ *   match: (device) => device.properties.kind === 'uart',
+ *   probe(device) {
+ *     if (!clocks.has(device.properties.clock)) throw new ProbeDeferError('clock not bound yet');
+ *   },
+ * });
+ * const uart = new Device({ name: 'uart0', properties: { kind: 'uart', clock: 'clk0' } });
+ * await bus.add(uart);
+ * assert.equal(uart.state, 'unbound');
+ * assert.deepEqual(bus.deferred, [uart]); // retried once another device binds on the bus
  * ```
  */
 export class ProbeDeferError extends Error {
+  /** Always `'EPROBE_DEFER'`, the kernel's name. */
   readonly code = 'EPROBE_DEFER' as const;
 
   constructor(message = 'probe deferred', options?: { cause?: unknown }) {

@@ -2,7 +2,7 @@
  * `revocable`: resources that can disappear under their users, handled the way the Linux kernel
  * does. See the README for the concepts and the mapping from the kernel's names.
  *
- * @module
+ * @module revocable
  */
 export { Access, Revocable, RevocableHandle } from './revocable.js';
 export type { RevocableOptions, RevocableState, RevokeOptions } from './revocable.js';

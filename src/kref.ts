@@ -40,13 +40,16 @@ export interface KrefOptions {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Kref } from 'revocable';
+ *
  * const log: string[] = [];
  * const kref = new Kref(() => log.push('released'));
- * kref.get();          // count 2
- * kref.put();          // => false (count 1)
- * kref.put();          // => true: this call released
- * log;                 // => ['released']
- * kref.getUnlessZero(); // => false
+ * kref.get();                                // count 2
+ * assert.equal(kref.put(), false);           // count 1
+ * assert.equal(kref.put(), true);            // this call released
+ * assert.deepEqual(log, ['released']);
+ * assert.equal(kref.getUnlessZero(), false); // too late to take one
  * ```
  */
 export class Kref {

@@ -18,7 +18,7 @@
  *    so `instanceof SuppressedError` holds for what they reject with.
  * 5. Importing it twice (two copies of the package) installs once: the second finds the first's.
  *
- * @module
+ * @module revocable/polyfill
  */
 import { AsyncDisposableStack } from './async-disposable-stack.js';
 import { DisposableStack } from './disposable-stack.js';
@@ -30,8 +30,12 @@ import { asyncDispose, dispose } from './internal/symbols.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
  * import { installed } from 'revocable/polyfill';
- * installed; // => ['SuppressedError', 'DisposableStack', 'AsyncDisposableStack'] on Node 20
+ *
+ * const major = Number(process.versions.node.split('.')[0]);
+ * assert.deepEqual(installed, major < 24 ? ['SuppressedError', 'DisposableStack', 'AsyncDisposableStack'] : []);
+ * assert.equal(typeof AsyncDisposableStack, 'function'); // a global now, either way
  * ```
  */
 export const installed: readonly string[] = install();

@@ -42,14 +42,17 @@ const INTERNAL: unique symbol = Symbol('RefCounted internal');
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { RefCounted } from 'revocable';
+ *
  * const log: string[] = [];
  * const first = RefCounted.create({ id: 7 }, (v) => log.push(`release ${v.id}`));
  * const second = first.clone();
  * first.dispose();
- * log;            // => []
- * second.value.id; // => 7
+ * assert.deepEqual(log, []);
+ * assert.equal(second.value.id, 7);
  * second.dispose();
- * log;            // => ['release 7']
+ * assert.deepEqual(log, ['release 7']);
  * ```
  */
 export class RefCounted<T> {
@@ -105,13 +108,18 @@ export class RefCounted<T> {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { RefCounted } from 'revocable';
+ *
  * const ref = RefCounted.create(new Map<string, number>(), (m) => m.clear());
  * {
  *   using extra = ref.clone();   // a second owner, for this block
  *   extra.value.set('a', 1);
  * }                              // extra dropped here; the map lives on
- * ref.value.get('a');            // => 1
+ * assert.equal(ref.value.get('a'), 1);
+ * const map = ref.value;
  * ref.dispose();                 // last reference: the map is cleared
+ * assert.equal(map.size, 0);
  * ```
  */
 export class Ref<T> implements Disposable {

@@ -123,8 +123,18 @@ const labels = new WeakMap<object, string>();
  *
  * @example
  * ```ts
- * using access = handle.tryAccess();
- * if (access) await access.value.write(buf, { signal: access.signal });
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ *
+ * const sent: string[] = [];
+ * const provider = new Revocable({ send: async (data: string, _options: { signal: AbortSignal }) => void sent.push(data) });
+ * {
+ *   using access = provider.tryAccess(); // null once revoked
+ *   if (access) await access.value.send('ping', { signal: access.signal });
+ *   assert.equal(provider.accesses, 1);  // held until the end of the block
+ * }
+ * assert.equal(provider.accesses, 0);
+ * assert.deepEqual(sent, ['ping']);
  * ```
  */
 export class Access<T> implements Disposable {
@@ -167,6 +177,7 @@ export class Access<T> implements Disposable {
     exitAccess(provider as Revocable<unknown>);
   }
 
+  /** `using access = ...`: releases the access at the end of the scope. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -182,10 +193,15 @@ function released(): UseAfterReleaseError {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ *
+ * const port = { open: true, write: async (data: string) => data.length, close() { this.open = false; } };
  * const provider = new Revocable(port, { name: 'ttyUSB0', release: (p) => p.close() });
  * const handle = provider.handle();
- * await handle.with((p) => p.write(buf));
- * await provider.revoke(); // => true: drained, then port.close() ran
+ * assert.equal(await handle.with((p) => p.write('hello')), 5);
+ * assert.equal(await provider.revoke(), true); // drained, then port.close() ran
+ * assert.equal(port.open, false);
  * ```
  */
 export class Revocable<T> implements AsyncDisposable {
@@ -298,7 +314,7 @@ export class Revocable<T> implements AsyncDisposable {
     return this.#run(fn);
   }
 
-  /** As {@link Revocable.tryWith}, but throws {@link RevokedError} once revoked. */
+  /** As {@link tryWith}, but throws {@link RevokedError} once revoked. */
   with<R>(fn: (resource: T, signal: AbortSignal) => R): R {
     if (typeof fn !== 'function') checkFunction(fn, 'fn');
     if (this.#count < 0) throw this.#revokedError();
@@ -436,8 +452,16 @@ const returnFalse = (): boolean => false;
  *
  * @example
  * ```ts
- * using handle = provider.handle();
- * const n = handle.tryWith((port) => port.bytesWritten); // undefined once revoked
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ *
+ * const provider = new Revocable({ bytesWritten: 42 });
+ * {
+ *   using handle = provider.handle(); // closed at the end of the block
+ *   assert.equal(handle.tryWith((port) => port.bytesWritten), 42);
+ *   await provider.revoke();
+ *   assert.equal(handle.tryWith((port) => port.bytesWritten), undefined); // undefined once revoked
+ * }
  * ```
  */
 export class RevocableHandle<T> implements Disposable {
@@ -503,15 +527,20 @@ export class RevocableHandle<T> implements Disposable {
    *
    * @example
    * ```ts
-   * const port = handle.proxy();
-   * await port.write(buf);  // counted as an access until the promise settles
-   * await provider.revoke();
-   * port.write(buf);        // throws RevokedError
+   * import assert from 'node:assert/strict';
+   * import { Revocable, RevokedError } from 'revocable';
    *
-   * const db = dbProvider.handle().proxy({ deep: true });
-   * const statement = db.prepare('select 1');
-   * await dbProvider.revoke();
-   * statement.run();        // throws RevokedError
+   * const provider = new Revocable({ write: async (data: string) => data.length });
+   * const port = provider.handle().proxy();
+   * assert.equal(await port.write('hi'), 2); // counted as an access until the promise settles
+   * await provider.revoke();
+   * assert.throws(() => port.write('hi'), RevokedError);
+   *
+   * const db = new Revocable({ prepare: (sql: string) => ({ run: () => `ran ${sql}` }) });
+   * const statement = db.handle().proxy({ deep: true }).prepare('select 1');
+   * assert.equal(statement.run(), 'ran select 1');
+   * await db.revoke();
+   * assert.throws(() => statement.run(), RevokedError); // the statement is gated too
    * ```
    */
   proxy(options?: ProxyOptions): T {
@@ -544,6 +573,7 @@ export class RevocableHandle<T> implements Disposable {
     hooks?.released('handle', this);
   }
 
+  /** `using handle = ...`: closes the handle at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

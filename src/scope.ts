@@ -85,15 +85,18 @@ let isScope: (value: unknown) => value is ResourceScope;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { ResourceScope } from 'revocable';
+ *
  * const log: string[] = [];
  * const scope = new ResourceScope({ name: 'sensor0' });
  * scope.defer(() => log.push('a'));
  * const b = scope.add('b', (v) => log.push(v));
  * scope.adopt('c', async (v) => log.push(v));
- * await scope.release(b);
- * log; // => ['b']
+ * await scope.release(b); // this one, now
+ * assert.deepEqual(log, ['b']);
  * await scope.disposeAsync();
- * log; // => ['b', 'c', 'a']
+ * assert.deepEqual(log, ['b', 'c', 'a']); // the rest, newest first
  * ```
  */
 export class ResourceScope implements AsyncDisposable {
@@ -140,10 +143,18 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   * import { setManagedInterval } from 'revocable/node';
+   *
+   * let ticks = 0;
    * const scope = new ResourceScope({ name: 'plugin' });
-   * const poll = setManagedInterval(refresh, 1_000, { scope }); // stops when the unload begins
+   * setManagedInterval(() => ticks++, 1_000, { scope }); // stops when the unload begins
    * const pending = scope.disposeAsync();
-   * scope.signal.aborted; // => true, while the releases are still running
+   * assert.equal(scope.signal.aborted, true); // while the releases are still running
+   * assert.equal(scope.state, 'disposing');
+   * await pending;
+   * assert.equal(ticks, 0);
    * ```
    */
   get signal(): AbortSignal {
@@ -164,9 +175,14 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * scope.add(port, close, { name: 'port' });
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const scope = new ResourceScope();
+   * scope.add({ close() {} }, (port) => port.close(), { name: 'port' });
    * scope.defer(function flush() {});
-   * scope.contents().map((item) => item.name); // => ['flush', 'port']
+   * assert.deepEqual(scope.contents().map((item) => item.name), ['flush', 'port']); // newest first
+   * await scope.disposeAsync();
    * ```
    */
   contents(): ScopeItem[] {
@@ -186,7 +202,16 @@ export class ResourceScope implements AsyncDisposable {
    *   value that is not disposable.
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { open, writeFile } from 'node:fs/promises';
+   * import { ResourceScope } from 'revocable';
+   *
+   * await writeFile('data.txt', 'hello');
+   * const scope = new ResourceScope();
    * const file = scope.use(await open('data.txt')); // file[Symbol.asyncDispose]() runs at disposal
+   * assert.equal(await file.readFile('utf8'), 'hello');
+   * await scope.disposeAsync();
+   * assert.equal(file.fd, -1); // closed
    * ```
    */
   use<T extends AsyncDisposable | Disposable | null | undefined>(value: T): T {
@@ -217,7 +242,14 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const port = scope.adopt(openPort(), (p) => p.close());
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const scope = new ResourceScope();
+   * const port = scope.adopt({ open: true }, (p) => { p.open = false; });
+   * assert.equal(port.open, true);
+   * await scope.disposeAsync();
+   * assert.equal(port.open, false);
    * ```
    */
   adopt<T>(value: T, onDisposeAsync: (value: T) => unknown): T {
@@ -232,8 +264,15 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const timer = setInterval(poll, 1000);
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * let polls = 0;
+   * const scope = new ResourceScope();
+   * const timer = setInterval(() => polls++, 1000);
    * scope.defer(() => clearInterval(timer));
+   * await scope.disposeAsync(); // the interval is cleared: the process can exit
+   * assert.equal(polls, 0);
    * ```
    */
   defer(onDisposeAsync: () => unknown): void {
@@ -249,9 +288,20 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * await using setup = new ResourceScope();
-   * setup.adopt(openPort(), (p) => p.close());
-   * return setup.move(); // the caller owns the port now; setup's disposal does nothing
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const closed: string[] = [];
+   * async function openPort(): Promise<ResourceScope> {
+   *   await using setup = new ResourceScope();
+   *   setup.adopt('ttyUSB0', (p) => void closed.push(p));
+   *   // ...more steps that may throw: setup's disposal would close the port
+   *   return setup.move(); // the caller owns the port now; setup's disposal does nothing
+   * }
+   * const port = await openPort();
+   * assert.deepEqual(closed, []);
+   * await port.disposeAsync();
+   * assert.deepEqual(closed, ['ttyUSB0']);
    * ```
    */
   move(): ResourceScope {
@@ -277,7 +327,9 @@ export class ResourceScope implements AsyncDisposable {
     return this.#dispose();
   }
 
+  /** `disposeAsync` itself, under the standard's name: what `await using` calls. */
   declare [Symbol.asyncDispose]: () => Promise<void>;
+  /** `'ResourceScope'`. */
   declare readonly [Symbol.toStringTag]: string;
 
   /**
@@ -290,7 +342,15 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const socket = { ended: false, end() { this.ended = true; } };
+   * const scope = new ResourceScope();
    * const entry = scope.add(socket, (s) => s.end(), { key: 'socket', name: 'control socket' });
+   * assert.equal(scope.find('socket'), socket);
+   * assert.equal(await scope.release(entry), true); // released now, and out of the scope
+   * assert.equal(socket.ended, true);
    * ```
    */
   add<T>(value: T, release: (value: T) => unknown, options?: AddOptions): ScopeEntry<T> {
@@ -351,8 +411,14 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const scope = new ResourceScope();
    * const table = scope.getOrAdd('iomap', () => new Map(), (m) => m.clear());
-   * scope.getOrAdd('iomap', () => new Map(), (m) => m.clear()) === table; // => true
+   * assert.equal(scope.getOrAdd('iomap', () => new Map(), (m) => m.clear()), table); // one per key
+   * assert.equal(scope.size, 1);
+   * await scope.disposeAsync();
    * ```
    */
   getOrAdd<T>(key: unknown, create: () => T, release: (value: T) => unknown): T {
@@ -371,10 +437,16 @@ export class ResourceScope implements AsyncDisposable {
    * The kernel's `devres_open_group`: opens a group at the end of the list. Resources added from
    * now on belong to it until it is closed (an open group extends to the end of the list).
    *
-   * @param id the group's id; omitted, a fresh symbol. Ids need not be unique: lookups find the newest.
-   * @returns the id.
+   * @returns the group's id, a fresh symbol.
    */
   openGroup(): symbol;
+  /**
+   * The kernel's `devres_open_group`: opens a group with the id `id` at the end of the list, as
+   * `openGroup()` does.
+   *
+   * @param id the group's id. Ids need not be unique: lookups find the newest.
+   * @returns `id`.
+   */
   openGroup<I>(id: I): I;
   openGroup(id?: unknown): unknown {
     checkGroupId(id);
@@ -440,10 +512,18 @@ export class ResourceScope implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * await scope.group(async () => {
-   *   scope.adopt(await openPort(), (p) => p.close());
+   * import assert from 'node:assert/strict';
+   * import { ResourceScope } from 'revocable';
+   *
+   * const closed: string[] = [];
+   * const scope = new ResourceScope();
+   * const handshake = async (): Promise<void> => { throw new Error('no answer'); };
+   * await assert.rejects(scope.group(async () => {
+   *   scope.adopt('ttyUSB0', (port) => void closed.push(port));
    *   await handshake(); // throws: the port is closed, the scope is as before
-   * });
+   * }), /no answer/);
+   * assert.deepEqual(closed, ['ttyUSB0']);
+   * assert.equal(scope.size, 0);
    * ```
    */
   group<R>(fn: (scope: this) => R | PromiseLike<R>): Promise<R> {

@@ -59,15 +59,22 @@ export interface UnbindOptions {
  *
  * @example
  * ```ts
- * const devfs = new DevFs();
- * const bus = new Bus({ name: 'usb', devfs });
- * await bus.register(sensorDriver);
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, type Driver } from 'revocable/device';
+ *
+ * const bus = new Bus({ name: 'usb' });
  * const sensor = new Device({ name: 'sensor0', properties: { kind: 'sensor' } });
- * await bus.add(sensor);      // matched and probed: sensor.state === 'bound'
- * await bus.remove(sensor);   // unbound in order, then removed: sensor.state === 'removed'
+ * await bus.add(sensor);      // hot-plugged, with no driver for it yet
+ * assert.equal(sensor.state, 'unbound');
+ * const driver: Driver = { name: 'sensor', match: (device) => device.properties.kind === 'sensor', probe() {} };
+ * await bus.register(driver); // matched and probed
+ * assert.equal(sensor.state, 'bound');
+ * await bus.remove(sensor);   // unbound in order, then removed
+ * assert.equal(sensor.state, 'removed');
  * ```
  */
 export class Bus extends EventTarget {
+  /** The bus's name: `'usb'`. */
   readonly name: string;
   /** Where drivers' device nodes go, or `null`. */
   readonly devfs: DevFs | null;

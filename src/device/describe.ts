@@ -21,7 +21,9 @@ export interface DescribedNode {
   readonly label: string;
   /** Its state, in a few words. */
   readonly detail?: string;
+  /** What kind of node of the tree it is. */
   readonly kind: 'bus' | 'device' | 'managed' | 'resource' | 'node';
+  /** What hangs off it, in the order `describe()` prints. */
   readonly children: readonly DescribedNode[];
 }
 
@@ -36,7 +38,13 @@ export interface DescribeOptions {
  *
  * @example
  * ```ts
- * describeTree(bus).children.map((device) => device.label); // => ['ttyUSB0', 'ttyUSB1']
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, describeTree } from 'revocable/device';
+ *
+ * const bus = new Bus({ name: 'usb' });
+ * await bus.add(new Device({ name: 'ttyUSB0' }));
+ * await bus.add(new Device({ name: 'ttyUSB1' }));
+ * assert.deepEqual(describeTree(bus).children.map((device) => device.label), ['ttyUSB0', 'ttyUSB1']);
  * ```
  */
 export function describeTree(target: Bus | Device): DescribedNode {
@@ -108,13 +116,22 @@ function nodesOf(device: Device, bus: Bus | null): DeviceNode[] {
  *
  * @example
  * ```ts
- * console.log(describe(bus));
- * // bus usb  (1 device; drivers: tty)
- * // └─ ttyUSB0  (bound; driver tty)
- * //    ├─ managed resources  (newest first: the order of release)
- * //    │  ├─ 1. use ttyUSB0 socket
- * //    │  └─ 2. adopt TtyData
- * //    └─ /dev/ttyUSB0  (live; 1 open file; 0 operations in flight)
+ * import assert from 'node:assert/strict';
+ * import { Bus, DevFs, Device, describe } from 'revocable/device';
+ *
+ * const devfs = new DevFs();
+ * const bus = new Bus({ name: 'usb', devfs });
+ * await bus.register({ name: 'tty', match: () => true, probe(device) {
+ *   device.managed.adopt(new Map(), (buffers) => buffers.clear());
+ *   device.managed.node(`/dev/${device.name}`, { read: () => null });
+ * } });
+ * await bus.add(new Device({ name: 'ttyUSB0' }));
+ * await devfs.open('/dev/ttyUSB0');
+ * assert.equal(describe(bus), `bus usb  (1 device; drivers: tty)
+ * └─ ttyUSB0  (bound; driver tty)
+ *    ├─ managed resources  (newest first: the order of release)
+ *    │  └─ 1. adopt Map
+ *    └─ /dev/ttyUSB0  (live; 1 open file; 0 operations in flight)`);
  * ```
  */
 export function describe(target: Bus | Device, options?: DescribeOptions): string {

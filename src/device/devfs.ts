@@ -65,9 +65,17 @@ let revokeNode: (node: DeviceNode, timeout: number) => Promise<number>;
  *
  * @example
  * ```ts
- * const node = devfs.create('/dev/null', { read: () => null, write: (_f, data) => data.length });
- * await node.revoke();   // every file open on it now is revoked; the node stays
- * await node.remove();   // revoked, and its path is free again
+ * import assert from 'node:assert/strict';
+ * import { DevFs } from 'revocable/device';
+ *
+ * const devfs = new DevFs();
+ * const node = devfs.create('/dev/null', { read: () => null, write: (_file, data) => (data as Uint8Array).length });
+ * const file = await devfs.open('/dev/null');
+ * assert.equal(await node.revoke(), 1);  // every file open on it now is revoked; the node stays
+ * assert.equal(await file.read(), null); // end of file, without reaching the driver
+ * assert.equal(devfs.has('/dev/null'), true);
+ * await node.remove();                   // and its path is free again
+ * assert.equal(devfs.has('/dev/null'), false);
  * ```
  */
 export class DeviceNode {
@@ -197,12 +205,15 @@ export let createNode: (devfs: DevFs, path: unknown, operations: unknown, device
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { DevFs } from 'revocable/device';
+ *
  * const devfs = new DevFs();
  * devfs.create('/dev/zero', { read: (_file, length) => new Uint8Array(length as number) });
  * const file = await devfs.open('/dev/zero');
- * (await file.read(4)) as Uint8Array;  // => Uint8Array(4) [0, 0, 0, 0]
- * await devfs.revoke('/dev/zero');     // => 1: that file was released
- * await file.read(4);                  // => null
+ * assert.deepEqual(await file.read(4), new Uint8Array(4)); // [0, 0, 0, 0]
+ * assert.equal(await devfs.revoke('/dev/zero'), 1);        // that file was released
+ * assert.equal(await file.read(4), null);                  // end of file from now on
  * ```
  */
 export class DevFs {

@@ -53,8 +53,18 @@ export type ListenerTarget =
   | Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
   // Emitters type their listeners in many ways (Node's are generic over an event map): accept any.
   /* eslint-disable @typescript-eslint/no-explicit-any */
-  | { on(type: any, listener: (...args: any[]) => any): unknown; off(type: any, listener: (...args: any[]) => any): unknown }
-  | { addListener(type: any, listener: (...args: any[]) => any): unknown; removeListener(type: any, listener: (...args: any[]) => any): unknown };
+  | {
+      /** Adds a listener. */
+      on(type: any, listener: (...args: any[]) => any): unknown;
+      /** Removes it. */
+      off(type: any, listener: (...args: any[]) => any): unknown;
+    }
+  | {
+      /** Adds a listener. */
+      addListener(type: any, listener: (...args: any[]) => any): unknown;
+      /** Removes it. */
+      removeListener(type: any, listener: (...args: any[]) => any): unknown;
+    };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -67,12 +77,23 @@ type Timer = ReturnType<typeof setTimeout>;
  *
  * @example
  * ```ts
- * async probe(device) {
- *   const port = device.managed.adopt(await openPort(), (p) => p.close());
- *   device.managed.listener(port, 'data', (chunk) => buffer.push(chunk)); // never after unbind began
- *   device.managed.interval(() => port.ping(), 1000);
- *   device.managed.node(`/dev/${device.name}`, { read: (file, n) => port.read(n, { signal: file.signal }) });
- * }
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device } from 'revocable/device';
+ *
+ * const port = new EventTarget();
+ * const log: string[] = [];
+ * const bus = new Bus({ name: 'usb' });
+ * await bus.register({ name: 'tty', match: () => true, probe(device) {
+ *   device.managed.adopt(port, () => log.push('port closed'));
+ *   device.managed.listener(port, 'data', () => log.push('data')); // never called once unbind began
+ *   device.managed.interval(() => port.dispatchEvent(new Event('data')), 60_000);
+ * } });
+ * const tty = new Device({ name: 'ttyUSB0' });
+ * await bus.add(tty);
+ * port.dispatchEvent(new Event('data'));
+ * await bus.remove(tty); // newest first: the interval, the listener, then the port
+ * port.dispatchEvent(new Event('data'));
+ * assert.deepEqual(log, ['data', 'port closed']);
  * ```
  */
 export class DeviceScope extends ResourceScope {
@@ -103,8 +124,22 @@ export class DeviceScope extends ResourceScope {
    *
    * @example
    * ```ts
-   * const chip = device.managed.revocable(new Chip(), { release: (c) => c.shutdown() });
-   * consumers.push(chip.handle());
+   * import assert from 'node:assert/strict';
+   * import { RevokedError, type RevocableHandle } from 'revocable';
+   * import { Bus, Device } from 'revocable/device';
+   *
+   * class Chip { on = true; shutdown() { this.on = false; } }
+   * const consumers: RevocableHandle<Chip>[] = [];
+   * const bus = new Bus({ name: 'i2c' });
+   * await bus.register({ name: 'chip', match: () => true, probe(device) {
+   *   const chip = device.managed.revocable(new Chip(), { release: (c) => c.shutdown() });
+   *   consumers.push(chip.handle());
+   * } });
+   * const device = new Device({ name: 'chip0' });
+   * await bus.add(device);
+   * assert.equal(consumers[0]?.with((chip) => chip.on), true);
+   * await bus.remove(device); // revoked at unbind: drained, then shut down
+   * assert.throws(() => consumers[0]?.with((chip) => chip.on), RevokedError);
    * ```
    */
   revocable<T>(resource: T, options?: RevocableOptions<T>): Revocable<T> {
@@ -157,7 +192,21 @@ export class DeviceScope extends ResourceScope {
    *
    * @example
    * ```ts
-   * device.managed.listener(port, 'data', (chunk: Uint8Array, signal: AbortSignal) => queue.push(chunk));
+   * import assert from 'node:assert/strict';
+   * import { Bus, Device } from 'revocable/device';
+   *
+   * const port = new EventTarget();
+   * const seen: string[] = [];
+   * const bus = new Bus({ name: 'usb' });
+   * await bus.register({ name: 'tty', match: () => true, probe(device) {
+   *   device.managed.listener(port, 'data', (event: Event, signal: AbortSignal) => seen.push(`${event.type}, aborted: ${signal.aborted}`));
+   * } });
+   * const tty = new Device({ name: 'ttyUSB0' });
+   * await bus.add(tty);
+   * port.dispatchEvent(new Event('data'));
+   * await bus.remove(tty); // the listener is removed
+   * port.dispatchEvent(new Event('data'));
+   * assert.deepEqual(seen, ['data, aborted: false']);
    * ```
    */
   // Events carry arguments of every shape: any listener is accepted, and gets the signal last.

@@ -53,13 +53,22 @@ export type DeviceEventType = 'bound' | 'unbound' | 'removed' | 'probe-error' | 
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, DeviceEvent } from 'revocable/device';
+ *
+ * const errors: string[] = [];
+ * const bus = new Bus({ name: 'usb' });
  * bus.addEventListener('probe-error', (event) => {
  *   const { device, error } = event as DeviceEvent;
- *   console.error(`${device.name}: ${String(error)}`);
+ *   errors.push(`${device.name}: ${String(error)}`);
  * });
+ * await bus.register({ name: 'flaky', match: () => true, probe() { throw new Error('no response'); } });
+ * await bus.add(new Device({ name: 'sensor0' }));
+ * assert.deepEqual(errors, ['sensor0: Error: no response']);
  * ```
  */
 export class DeviceEvent extends Event {
+  /** The device the event is about. */
   readonly device: Device;
   /** The driver of the binding the event is about, or `null` (for `'removed'` of an unbound device). */
   readonly driver: Driver | null;
@@ -117,12 +126,17 @@ export const deviceLife = {} as {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device } from 'revocable/device';
+ *
+ * const bus = new Bus({ name: 'usb' });
+ * await bus.register({ name: 'sensor', match: (device) => device.properties.kind === 'sensor', probe() {} });
  * const sensor = new Device({ name: 'sensor0', properties: { kind: 'sensor' } });
  * await bus.add(sensor);
- * sensor.state;        // => 'bound'
- * sensor.driver?.name; // => 'sensor'
+ * assert.equal(sensor.state, 'bound');
+ * assert.equal(sensor.driver?.name, 'sensor');
  * await bus.remove(sensor);
- * sensor.state;        // => 'removed'
+ * assert.equal(sensor.state, 'removed');
  * ```
  */
 export class Device extends EventTarget {
@@ -188,6 +202,7 @@ export class Device extends EventTarget {
     return this.#data;
   }
 
+  /** Sets the driver data, for the current binding. */
   set data(value: unknown) {
     this.#data = value;
   }
@@ -217,9 +232,20 @@ export class Device extends EventTarget {
    *
    * @example
    * ```ts
-   * using ref = device.ref();
-   * await bus.remove(device);
-   * ref.value.state; // => 'removed'
+   * import assert from 'node:assert/strict';
+   * import { Bus, Device } from 'revocable/device';
+   *
+   * const released: string[] = [];
+   * const bus = new Bus({ name: 'usb' });
+   * const device = new Device({ name: 'sensor0', release: (d) => void released.push(d.name) });
+   * await bus.add(device);
+   * {
+   *   using ref = device.ref();
+   *   await bus.remove(device);
+   *   assert.equal(ref.value.state, 'removed'); // still usable while the reference is held
+   *   assert.deepEqual(released, []);
+   * }
+   * assert.deepEqual(released, ['sensor0']); // the last reference was dropped
    * ```
    */
   ref(): Ref<Device> {

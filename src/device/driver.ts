@@ -28,19 +28,32 @@ import type { Device } from './device.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Bus, Device, type Driver } from 'revocable/device';
+ *
  * const driver: Driver = {
  *   name: 'sensor',
  *   match: (device) => device.properties.kind === 'sensor',
  *   async probe(device) {
- *     device.managed.interval(() => poll(device), 100);
+ *     device.managed.interval(() => device.dispatchEvent(new Event('poll')), 100); // stops at unbind
  *   },
  * };
+ * const bus = new Bus({ name: 'usb' });
+ * await bus.register(driver);
+ * const sensor = new Device({ name: 'sensor0', properties: { kind: 'sensor' } });
+ * await bus.add(sensor);
+ * assert.equal(sensor.driver, driver);
+ * await bus.remove(sensor); // the interval is cleared: the process can exit
  * ```
  */
 export interface Driver {
+  /** Unique on its bus. */
   readonly name: string;
+  /** Whether this driver handles `device` (synchronous; look at `device.properties`). */
   match(device: Device): boolean;
+  /** Binds to the device, acquiring through `device.managed`; throw (or reject) to fail. */
   probe(device: Device): unknown;
+  /** Quiesces the hardware at unbind, before the managed resources are released. */
   remove?(device: Device): unknown;
 }
 

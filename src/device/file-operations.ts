@@ -18,9 +18,13 @@ import type { Device } from './device.js';
 
 /** What `poll` reports: whether a read or write would proceed now, and error or hang-up conditions. */
 export interface PollResult {
+  /** A `read` would proceed now. */
   readable: boolean;
+  /** A `write` would proceed now. */
   writable: boolean;
+  /** An error condition (as after a revoke). */
   error: boolean;
+  /** The device hung up (as after a revoke, or `file.hangup()`). */
   hangup: boolean;
 }
 
@@ -41,20 +45,37 @@ export interface PollResult {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { DevFs, type FileOperations } from 'revocable/device';
+ *
+ * const log: string[] = [];
  * const operations: FileOperations<{ reads: number }> = {
  *   open: (file) => { file.private = { reads: 0 }; },
- *   read: (file, length) => port.read(length as number, { signal: file.signal }),
- *   release: (file) => { log(`closed after ${file.private?.reads} reads`); },
+ *   read: (file) => { if (file.private) file.private.reads++; return 'data'; },
+ *   release: (file) => { log.push(`closed after ${file.private?.reads} reads`); },
  * };
+ * const devfs = new DevFs();
+ * devfs.create('/dev/sensor0', operations);
+ * const file = await devfs.open('/dev/sensor0');
+ * assert.equal(await file.read(), 'data');
+ * await file.close();
+ * assert.deepEqual(log, ['closed after 1 reads']);
  * ```
  */
 export interface FileOperations<Private = unknown> {
+  /** Sets up per-open state in `file.private`; throwing fails the open (no `release` then). */
   open?(file: DeviceFile<Private>): unknown;
+  /** Reads: what it returns (or resolves with) is what the user's `read(...args)` gets. */
   read?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  /** Writes: what it returns (or resolves with) is what the user's `write(...args)` gets. */
   write?(file: DeviceFile<Private>, ...args: unknown[]): unknown;
+  /** A device-specific command. */
   ioctl?(file: DeviceFile<Private>, command: unknown, argument: unknown): unknown;
+  /** Whether a read or write would proceed now; missing fields are `false`. */
   poll?(file: DeviceFile<Private>): Partial<PollResult> | null | undefined | PromiseLike<Partial<PollResult> | null | undefined>;
+  /** Memory the user may view; detached when the file is released. */
   mmap?(file: DeviceFile<Private>, ...args: unknown[]): ArrayBuffer | PromiseLike<ArrayBuffer>;
+  /** Per-open cleanup, once per file; the driver's data is still valid here. */
   release?(file: DeviceFile<Private>): unknown;
 }
 
@@ -94,10 +115,21 @@ export function readOperations(operations: unknown): NodeOperations {
  *
  * @example
  * ```ts
- * read(file, length) {
- *   if (file.signal.aborted) return null;          // revoked or closed: stop early
- *   return port.read(length, { signal: file.signal });
- * }
+ * import assert from 'node:assert/strict';
+ * import { DevFs } from 'revocable/device';
+ *
+ * const devfs = new DevFs();
+ * devfs.create('/dev/sensor0', {
+ *   async read(file) {
+ *     // A read that waits for data, and gives up when the node is revoked or the file closed.
+ *     await new Promise((resolve) => file.signal.addEventListener('abort', resolve));
+ *     return file.signal.aborted ? null : 'data';
+ *   },
+ * });
+ * const file = await devfs.open('/dev/sensor0');
+ * const reading = file.read();
+ * await devfs.revoke('/dev/sensor0'); // kicks the read through file.signal, and waits for it
+ * assert.equal(await reading, null);
  * ```
  */
 export interface DeviceFile<Private = unknown> {

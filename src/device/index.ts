@@ -6,7 +6,7 @@
  *
  * Runs in any modern JavaScript runtime: nothing here needs Node.
  *
- * @module
+ * @module revocable/device
  */
 export { Bus } from './bus.js';
 export type { BusOptions, UnbindOptions } from './bus.js';

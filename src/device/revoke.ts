@@ -187,10 +187,22 @@ let nodeOf: (file: OpenFile) => NodeCore;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Bus, DevFs, Device } from 'revocable/device';
+ *
+ * const released: string[] = [];
+ * const devfs = new DevFs();
+ * const bus = new Bus({ name: 'usb', devfs });
+ * await bus.register({ name: 'sensor', match: () => true, probe(device) {
+ *   device.managed.node(`/dev/${device.name}`, { read: () => 'reading', release: (file) => void released.push(file.path) });
+ * } });
+ * const sensor = new Device({ name: 'sensor0' });
+ * await bus.add(sensor);
  * await using file = await devfs.open('/dev/sensor0');
- * await file.read(64);        // what the driver's read returns
- * await bus.remove(sensor);   // unplug: the driver's release ran for this file, once
- * await file.read(64);        // => null
+ * assert.equal(await file.read(64), 'reading'); // what the driver's read returns
+ * await bus.remove(sensor);                     // unplug: the driver's release ran for this file, once
+ * assert.deepEqual(released, ['/dev/sensor0']);
+ * assert.equal(await file.read(64), null);      // end of file
  * ```
  */
 export class OpenFile implements AsyncDisposable {
@@ -281,6 +293,7 @@ export class OpenFile implements AsyncDisposable {
     return done;
   }
 
+  /** `await using file = ...`: closes the file at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

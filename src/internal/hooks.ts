@@ -16,6 +16,8 @@
  * gate of a device node's open files, revoked and replaced with the node: never a leak of its own
  * either. A `'file operation'` is one operation in flight on an open file: a holder of its node's
  * gate, which debug mode lists when a drain times out.
+ *
+ * @inline
  */
 export type TrackedKind = 'revocable' | 'handle' | 'access' | 'scope' | 'scope entry' | 'ref' | 'open file' | 'node generation' | 'file operation';
 

@@ -23,9 +23,13 @@ import { show } from './validate.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { AsyncDisposableStack } from 'revocable';
+ *
  * function Target() {}
- * Target.prototype = 1;
- * Object.getPrototypeOf(Reflect.construct(AsyncDisposableStack, [], Target)) === AsyncDisposableStack.prototype; // => true
+ * Target.prototype = 1; // not an object: the instance gets the class's own prototype, as the standard says
+ * const stack: unknown = Reflect.construct(AsyncDisposableStack, [], Target);
+ * assert.equal(Object.getPrototypeOf(stack), AsyncDisposableStack.prototype);
  * ```
  */
 export function adoptPrototype(instance: object, newTarget: object, own: object): object {

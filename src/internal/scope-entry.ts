@@ -39,10 +39,16 @@ export { indexOf as entryIndex, isEntry, runRelease, setIndex as setEntryIndex, 
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { ResourceScope } from 'revocable';
+ *
+ * const port = { open: true, close() { this.open = false; } };
+ * const scope = new ResourceScope();
  * const entry = scope.add(port, (p) => p.close(), { name: 'port' });
- * entry.state;                // => 'active'
+ * assert.equal(entry.state, 'active');
  * await scope.release(entry); // closes the port now
- * entry.state;                // => 'released'
+ * assert.equal(entry.state, 'released');
+ * assert.equal(port.open, false);
  * ```
  */
 export class ScopeEntry<T = unknown> {

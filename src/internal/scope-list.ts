@@ -54,7 +54,9 @@ export const TAIL = 9;
 
 /** One record of a scope, as diagnostics show it. */
 export interface ScopeItem {
+  /** How it was added (`add`, `adopt`, `use`, `defer`), or a group's opening or closing marker. */
   readonly type: 'add' | 'adopt' | 'use' | 'defer' | 'group-open' | 'group-close';
+  /** Its name: `add`'s `name`, else the value's or function's own. */
   readonly name: string | undefined;
   /** For `add` entries with a key. */
   readonly key?: unknown;

@@ -26,7 +26,9 @@ import { adoptPrototype } from './scope-checks.js';
 export interface SuppressedError extends Error {
   // `any`, as the standard library declares them: anything can be thrown.
   /* eslint-disable @typescript-eslint/no-explicit-any */
+  /** The newer error: the one thrown last. */
   error: any;
+  /** The error that was already pending when `error` was thrown. */
   suppressed: any;
   /* eslint-enable @typescript-eslint/no-explicit-any */
 }
@@ -35,6 +37,7 @@ export interface SuppressedError extends Error {
 export interface SuppressedErrorConstructor {
   new (error: unknown, suppressed: unknown, message?: string): SuppressedError;
   (error: unknown, suppressed: unknown, message?: string): SuppressedError;
+  /** `SuppressedError.prototype`. */
   readonly prototype: SuppressedError;
 }
 
@@ -77,8 +80,12 @@ const native = (globalThis as { SuppressedError?: SuppressedErrorConstructor }).
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { SuppressedError } from 'revocable';
+ *
  * const e = new SuppressedError(new Error('b'), new Error('a'), 'two failures');
- * [e.error.message, e.suppressed.message, e.message]; // => ['b', 'a', 'two failures']
+ * assert.deepEqual([e.error.message, e.suppressed.message, e.message], ['b', 'a', 'two failures']);
+ * assert.ok(e instanceof Error);
  * ```
  */
 export const SuppressedError: SuppressedErrorConstructor =

@@ -24,9 +24,20 @@ export interface ManagedAbortControllerOptions extends ManagedOptions, ScopeBind
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { RevokedError } from 'revocable';
+ * import { ManagedAbortController } from 'revocable/node';
+ *
+ * const server = http.createServer(() => {}); // never answers
+ * await once(server.listen(0, '127.0.0.1'), 'listening');
  * const controller = new ManagedAbortController({ name: 'fetches' });
- * const response = fetch(url, { signal: controller.signal });
- * await controller.revoke(); // the fetch is aborted with a RevokedError
+ * const response = fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, { signal: controller.signal });
+ * await controller.revoke();
+ * await assert.rejects(response, RevokedError); // the fetch is aborted with a RevokedError
+ * server.closeAllConnections();
+ * server.close();
  * ```
  */
 export class ManagedAbortController extends ManagedResource<AbortController> {

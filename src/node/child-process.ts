@@ -50,9 +50,17 @@ export interface ProcessExit {
  *
  * @example
  * ```ts
- * const indexer = manageChildProcess(spawn('node', ['indexer.js']), { grace: 2_000 });
+ * import assert from 'node:assert/strict';
+ * import { spawn } from 'node:child_process';
+ * import { once } from 'node:events';
+ * import { manageChildProcess } from 'revocable/node';
+ *
+ * const script = "process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000);";
+ * const child = spawn(process.execPath, ['-e', script]);
+ * await once(child.stdout, 'data'); // it handles SIGTERM from now on
+ * const indexer = manageChildProcess(child, { grace: 2_000 });
  * await indexer.revoke();
- * indexer.exit; // => { code: 0, signal: null, forced: false } for a process that exits on SIGTERM
+ * assert.deepEqual(indexer.exit, { code: 0, signal: null, forced: false }); // it exited on SIGTERM
  * ```
  */
 export class ManagedChildProcess extends Stoppable<ChildProcess> {
@@ -115,8 +123,17 @@ function hasExited(child: ChildProcess): boolean {
  *
  * @example
  * ```ts
- * const ffmpeg = manageChildProcess(spawn('ffmpeg', args), { grace: 3_000, killSignal: 'SIGINT' });
- * await ffmpeg.revoke(); // SIGINT, then SIGKILL 3 s after the revoke; resolves once it has exited
+ * import assert from 'node:assert/strict';
+ * import { spawn } from 'node:child_process';
+ * import { once } from 'node:events';
+ * import { manageChildProcess } from 'revocable/node';
+ *
+ * const script = "process.on('SIGINT', () => {}); console.log('ready'); setInterval(() => {}, 1000);"; // ignores SIGINT
+ * const child = spawn(process.execPath, ['-e', script]);
+ * await once(child.stdout, 'data');
+ * const encoder = manageChildProcess(child, { grace: 300, killSignal: 'SIGINT' });
+ * await encoder.revoke(); // SIGINT, then SIGKILL 300 ms after the revoke; resolves once it has exited
+ * assert.deepEqual(encoder.exit, { code: null, signal: 'SIGKILL', forced: true });
  * ```
  */
 export function manageChildProcess(child: ChildProcess, options?: ManagedChildProcessOptions): ManagedChildProcess {

@@ -26,9 +26,15 @@ export function asyncLocalContext<F>(): AsyncContextLike<F> {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable, RevokeDeadlockError } from 'revocable';
  * import { enableDebug } from 'revocable/node';
+ *
  * enableDebug();
- * await handle.with(async () => { await provider.revoke(); }); // rejects RevokeDeadlockError at once
+ * const provider = new Revocable({ path: '/dev/ttyUSB0' });
+ * const handle = provider.handle();
+ * await assert.rejects(handle.with(async () => { await provider.revoke(); }), RevokeDeadlockError); // at once
+ * assert.equal(provider.state, 'revoked'); // the revoke completed once the access ended
  * ```
  */
 export function enableDebug(options: DebugOptions = {}): void {

@@ -42,7 +42,17 @@ export interface OpenFileOptions extends ManagedFileOptions {
   mode?: Mode;
 }
 
+/**
+ * The options of `FileHandle.readFile`, as `fs/promises` takes them.
+ *
+ * @inline
+ */
 type ReadFileOptions = { encoding?: BufferEncoding | null; signal?: AbortSignal; flag?: OpenMode };
+/**
+ * The options of `FileHandle.writeFile` and `appendFile`, as `fs/promises` takes them.
+ *
+ * @inline
+ */
 type WriteFileOptions = { encoding?: BufferEncoding | null; signal?: AbortSignal; mode?: Mode; flag?: OpenMode };
 
 /**
@@ -51,11 +61,17 @@ type WriteFileOptions = { encoding?: BufferEncoding | null; signal?: AbortSignal
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { readFile } from 'node:fs/promises';
+ * import { RevokedError } from 'revocable';
+ * import { openFile } from 'revocable/node';
+ *
  * await using log = await openFile('app.log', { flags: 'a' });
- * const pending = log.write('started\n');   // in flight
- * await log.close();                        // waits for it, then closes the descriptor
- * await pending;                            // => { bytesWritten: 8, ... }: on disk
- * await log.write('late');                  // rejects: RevokedError, code 'ENODEV'
+ * const pending = log.write('started\n');           // in flight
+ * await log.close();                                // waits for it, then closes the descriptor
+ * assert.equal((await pending).bytesWritten, 8);    // on disk
+ * assert.equal(await readFile('app.log', 'utf8'), 'started\n');
+ * await assert.rejects(log.write('late'), RevokedError); // code 'ENODEV'
  * ```
  */
 export class ManagedFile extends ManagedResource<FileHandle> {
@@ -92,7 +108,12 @@ export class ManagedFile extends ManagedResource<FileHandle> {
   }
 
   /** `FileHandle.readv`, inside an access. */
-  async readv<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{ bytesRead: number; buffers: B }> {
+  async readv<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{
+    /** How many bytes were read. */
+    bytesRead: number;
+    /** The buffers given, filled with them. */
+    buffers: B;
+  }> {
     return this.with((fh) => fh.readv(buffers, position));
   }
 
@@ -111,14 +132,29 @@ export class ManagedFile extends ManagedResource<FileHandle> {
   }
 
   /** `FileHandle.write`, inside an access. Never kicked: once called, it is written. */
-  write<B extends NodeJS.ArrayBufferView>(buffer: B, offset?: number | null, length?: number | null, position?: number | null): Promise<{ bytesWritten: number; buffer: B }>;
-  write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<{ bytesWritten: number; buffer: string }>;
+  write<B extends NodeJS.ArrayBufferView>(buffer: B, offset?: number | null, length?: number | null, position?: number | null): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The buffer given. */
+    buffer: B;
+  }>;
+  write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The string given. */
+    buffer: string;
+  }>;
   async write(...args: unknown[]): Promise<{ bytesWritten: number; buffer: unknown }> {
     return this.with((fh) => (fh.write as (...a: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }>)(...args));
   }
 
   /** `FileHandle.writev`, inside an access. Never kicked. */
-  async writev<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{ bytesWritten: number; buffers: B }> {
+  async writev<B extends readonly NodeJS.ArrayBufferView[]>(buffers: B, position?: number): Promise<{
+    /** How many bytes were written. */
+    bytesWritten: number;
+    /** The buffers given. */
+    buffers: B;
+  }> {
     return this.with((fh) => fh.writev(buffers, position));
   }
 
@@ -234,9 +270,15 @@ function checkFileHandle(value: unknown, name: string): asserts value is FileHan
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { readFile } from 'node:fs/promises';
+ * import { openFile } from 'revocable/node';
+ *
  * const file = await openFile('data.bin', { flags: 'w', sync: true });
  * await file.write(Buffer.from('hello'));
  * await file.close(); // drained, fsynced, closed
+ * assert.equal(await readFile('data.bin', 'utf8'), 'hello');
+ * assert.equal(file.state, 'revoked');
  * ```
  */
 export async function openFile(path: PathLike, options?: OpenFileOptions): Promise<ManagedFile> {
@@ -257,9 +299,14 @@ export async function openFile(path: PathLike, options?: OpenFileOptions): Promi
  *
  * @example
  * ```ts
- * const file = manageFile(await fs.promises.open('app.log', 'a'), { name: 'app.log' });
+ * import assert from 'node:assert/strict';
+ * import { open, readFile } from 'node:fs/promises';
+ * import { manageFile } from 'revocable/node';
+ *
+ * const file = manageFile(await open('app.log', 'a'), { name: 'app.log' });
  * await file.appendFile('line\n');
  * await file.close();
+ * assert.equal(await readFile('app.log', 'utf8'), 'line\n');
  * ```
  */
 export function manageFile(handle: FileHandle, options?: ManagedFileOptions): ManagedFile {

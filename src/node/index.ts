@@ -6,7 +6,7 @@
  * Each managed form is a `Revocable` (so `tryWith`, `with`, `handle()`, `proxy()` and
  * `revoke({ timeout })` work as in the core) and an `AsyncDisposable` (so it goes into any scope).
  *
- * @module
+ * @module revocable/node
  */
 export { ManagedResource } from './managed.js';
 export type { ManagedOptions } from './managed.js';

@@ -38,9 +38,18 @@ export interface ManagedListenerOptions extends ManagedOptions, ScopeBindingOpti
   passive?: boolean;
 }
 
-/** What a listener is given: the event's arguments, then the kick signal. */
+/**
+ * What a listener is given: the event's arguments, then the kick signal.
+ *
+ * @inline
+ */
 type Listener<A extends unknown[]> = (...args: [...A, AbortSignal]) => unknown;
 
+/**
+ * What a managed listener listens on: a Node `EventEmitter` or an `EventTarget`.
+ *
+ * @inline
+ */
 type Target = EventEmitter | EventTarget;
 
 /**
@@ -49,9 +58,17 @@ type Target = EventEmitter | EventTarget;
  *
  * @example
  * ```ts
- * const onMessage = addManagedListener(worker, 'message', (message: unknown) => handle(message));
+ * import assert from 'node:assert/strict';
+ * import { EventEmitter } from 'node:events';
+ * import { addManagedListener } from 'revocable/node';
+ *
+ * const messages: unknown[] = [];
+ * const worker = new EventEmitter(); // a Worker, a socket: any emitter or EventTarget
+ * const onMessage = addManagedListener(worker, 'message', (message: unknown) => messages.push(message));
+ * worker.emit('message', 'hello');
  * await onMessage.revoke();
- * worker.listenerCount('message'); // => 0
+ * assert.equal(worker.listenerCount('message'), 0);
+ * assert.deepEqual(messages, ['hello']);
  * ```
  */
 export class ManagedListener<T extends Target = Target> extends ManagedResource<T> {
@@ -124,10 +141,20 @@ function targetKind(target: unknown): 'emitter' | 'target' {
  *
  * @example
  * ```ts
- * const onData = addManagedListener(port, 'data', async (chunk: Buffer, signal) => {
+ * import assert from 'node:assert/strict';
+ * import { EventEmitter } from 'node:events';
+ * import { addManagedListener } from 'revocable/node';
+ *
+ * const saved: string[] = [];
+ * const store = { save: async (chunk: string, _options: { signal: AbortSignal }) => { await Promise.resolve(); saved.push(chunk); } };
+ * const port = new EventEmitter();
+ * const onData = addManagedListener(port, 'data', async (chunk: string, signal: AbortSignal) => {
  *   await store.save(chunk, { signal });
  * });
+ * port.emit('data', 'first');
  * await onData.revoke(); // no call after this line; the one in flight has finished
+ * port.emit('data', 'late');
+ * assert.deepEqual(saved, ['first']);
  * ```
  */
 export function addManagedListener<A extends unknown[] = unknown[], T extends Target = Target>(

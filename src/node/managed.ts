@@ -43,9 +43,15 @@ export interface ManagedOptions {
  *
  * @example
  * ```ts
- * const db = new ManagedResource(await connect(), { name: 'db', timeout: 5_000 }, (c) => c.end());
- * await db.with((c) => c.query('select 1'));
+ * import assert from 'node:assert/strict';
+ * import { ManagedResource } from 'revocable/node';
+ *
+ * const connection = { open: true, query: async (sql: string) => `rows of ${sql}`, end() { this.open = false; } };
+ * const db = new ManagedResource(connection, { name: 'db', timeout: 5_000 }, (c) => c.end());
+ * const query = db.with((c) => c.query('select 1'));
  * await db.revoke(); // waits for queries in flight (at most 5 s), then c.end()
+ * assert.equal(await query, 'rows of select 1');
+ * assert.equal(connection.open, false);
  * ```
  */
 export class ManagedResource<T> extends Revocable<T> {

@@ -28,9 +28,20 @@ import { SUPPRESSED_DURING_DISPOSAL } from '../internal/suppressed-error.js';
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { ParallelScope } from 'revocable/node';
+ *
+ * const log: string[] = [];
  * const pool = new ParallelScope({ name: 'workers' });
- * for (let i = 0; i < 4; i++) pool.use(manageWorker(new Worker('./job.js'), { grace: 2_000 }));
- * await pool.disposeAsync(); // the four stop side by side: about 2 s at most, not 8
+ * for (const name of ['a', 'b', 'c']) {
+ *   pool.adopt(name, async (worker) => {
+ *     log.push(`stopping ${worker}`);
+ *     await new Promise((resolve) => setTimeout(resolve, 100)); // a grace of its own
+ *     log.push(`stopped ${worker}`);
+ *   });
+ * }
+ * await pool.disposeAsync(); // side by side: about 100 ms, not 300
+ * assert.deepEqual(log.slice(0, 3), ['stopping c', 'stopping b', 'stopping a']); // all started at once
  * ```
  */
 export class ParallelScope extends ResourceScope {

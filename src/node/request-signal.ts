@@ -29,13 +29,31 @@ export type RequestSignalSource<T = unknown> = Revocable<T> | RevocableHandle<T>
  *
  * @example
  * ```ts
- * signal.reason instanceof ClientDisconnectedError; // => true after the client hung up
- * signal.reason.code;                               // => 'ECONNRESET'
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { ClientDisconnectedError, manageServer } from 'revocable/node';
+ *
+ * let hungUp!: (reason: unknown) => void;
+ * const reason = new Promise((resolve) => (hungUp = resolve));
+ * const api = manageServer(http.createServer((req, res) => {
+ *   api.requestSignal(req, res).addEventListener('abort', function () { hungUp(this.reason); });
+ *   client.destroy(); // the client hangs up before the response
+ * }));
+ * await once(api.server.listen(0, '127.0.0.1'), 'listening');
+ * const client = http.get(`http://127.0.0.1:${(api.server.address() as { port: number }).port}/`).on('error', () => {});
+ * const error = await reason;
+ * assert.ok(error instanceof ClientDisconnectedError);
+ * assert.equal(error.code, 'ECONNRESET');
+ * await api.revoke();
  * ```
  */
 export class ClientDisconnectedError extends Error {
+  /** Always `'ECONNRESET'`, as Node names a connection the peer closed. */
   readonly code = 'ECONNRESET' as const;
+  /** The request's method. */
   readonly method: string | undefined;
+  /** The request's URL. */
   readonly url: string | undefined;
 
   constructor(method: string | undefined, url: string | undefined) {

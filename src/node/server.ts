@@ -97,11 +97,20 @@ const LIVE: Drain = { kind: 'live' };
  *
  * @example
  * ```ts
- * const server = manageServer(http.createServer(handler), { timeout: 10_000 });
- * server.server.listen(8080);
- * // ... on shutdown:
- * await server.revoke();        // stop accepting, finish in-flight requests, close the rest
- * server.report;                // => { graceful: true, cut: [], destroyed: 0, duration: 42 }
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { manageServer } from 'revocable/node';
+ *
+ * let arrived!: () => void;
+ * const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+ * const server = manageServer(http.createServer((_req, res) => { arrived(); setImmediate(() => res.end('done')); }), { timeout: 10_000 });
+ * await once(server.server.listen(0, '127.0.0.1'), 'listening');
+ * const response = fetch(`http://127.0.0.1:${(server.server.address() as { port: number }).port}/`);
+ * await inHandler;
+ * await server.revoke(); // stop accepting, finish in-flight requests, close the rest
+ * assert.equal(await (await response).text(), 'done');
+ * assert.deepEqual([server.report?.graceful, server.report?.cut], [true, []]); // and its duration, in ms
  * ```
  */
 export class ManagedServer<S extends NetServer = NetServer> extends ManagedResource<S> {
@@ -181,10 +190,21 @@ export class ManagedServer<S extends NetServer = NetServer> extends ManagedResou
    *
    * @example
    * ```ts
-   * http.createServer(async (req, res) => {
-   *   const signal = api.requestSignal(req, res, { resource: tenant });
-   *   res.end(await tenant.with((db) => db.query(sql, { signal })));
-   * });
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import http from 'node:http';
+   * import { Revocable } from 'revocable';
+   * import { manageServer } from 'revocable/node';
+   *
+   * const tenant = new Revocable({ query: async (sql: string, _options: { signal: AbortSignal }) => `rows of ${sql}` });
+   * const api = manageServer(http.createServer(async (req, res) => {
+   *   const signal = api.requestSignal(req, res, { resource: tenant }); // aborts at the kick, a hang-up or the tenant's revoke
+   *   res.end(await tenant.with((db) => db.query('select 1', { signal })));
+   * }));
+   * await once(api.server.listen(0, '127.0.0.1'), 'listening');
+   * const response = await fetch(`http://127.0.0.1:${(api.server.address() as { port: number }).port}/`);
+   * assert.equal(await response.text(), 'rows of select 1');
+   * await api.revoke();
    * ```
    */
   requestSignal<T>(req: IncomingMessage, res: ServerResponse, options?: RequestSignalOptions<T>): AbortSignal {
@@ -364,9 +384,15 @@ function endSocket(socket: Socket): void {
  *
  * @example
  * ```ts
- * const api = manageServer(http.createServer(app), { name: 'api', timeout: 10_000 });
- * api.server.listen(0, '127.0.0.1');
- * await api.revoke();
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { manageServer } from 'revocable/node';
+ *
+ * const api = manageServer(http.createServer((_req, res) => res.end('ok')), { name: 'api', timeout: 10_000 });
+ * await once(api.server.listen(0, '127.0.0.1'), 'listening');
+ * await api.revoke(); // stops accepting, drains, then closes the listening socket
+ * assert.equal(api.server.listening, false);
  * ```
  */
 export function manageServer<S extends NetServer>(server: S, options?: ManagedServerOptions): ManagedServer<S> {

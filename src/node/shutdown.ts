@@ -84,11 +84,20 @@ const LISTED_CUTS = 10;
  *
  * @example
  * ```ts
- * const root = shutdownScope({ layers: ['tenants', 'storage'], delay: 5_000 });
- * root.layer('storage').use(new ManagedResource(await connect(), {}, (c) => c.end()));
- * const api = root.use(manageServer(http.createServer(app), { timeout: 10_000 }));
- * // later, on a first request: root.layer('tenants').use(openTenant(id)) -- released after api
- * // SIGTERM: readiness 503, 5 s, api drains, then the tenants, then storage, then exit(0)
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { ManagedResource, manageServer, shutdownScope } from 'revocable/node';
+ *
+ * const log: string[] = [];
+ * const root = shutdownScope({ layers: ['tenants', 'storage'], delay: 50, exit: (code) => log.push(`exit(${code})`) });
+ * root.layer('storage').use(new ManagedResource({ end: () => log.push('storage closed') }, {}, (c) => c.end()));
+ * const api = root.use(manageServer(http.createServer((_req, res) => res.end('ok')), { timeout: 10_000 }));
+ * await once(api.server.listen(0, '127.0.0.1'), 'listening');
+ * root.layer('tenants').use(new ManagedResource({ end: () => log.push('tenant closed') }, {}, (c) => c.end())); // opened later
+ * await root.shutdown(); // what SIGTERM does: not ready, 50 ms, api drains, the tenants, storage, then exit
+ * assert.equal(api.state, 'revoked');
+ * assert.deepEqual(log, ['tenant closed', 'storage closed', 'exit(0)']);
  * ```
  */
 export class ShutdownScope extends ResourceScope {
@@ -191,7 +200,20 @@ export class ShutdownScope extends ResourceScope {
    *
    * @example
    * ```ts
-   * http.createServer((req, res) => (req.url === '/ready' ? root.readiness(req, res) : app(req, res)));
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import http from 'node:http';
+   * import { manageServer, shutdownScope } from 'revocable/node';
+   *
+   * const root = shutdownScope({ delay: 1_000, exit: () => {} });
+   * const server = http.createServer((req, res) => (req.url === '/ready' ? root.readiness(req, res) : res.end('app')));
+   * root.use(manageServer(server));
+   * await once(server.listen(0, '127.0.0.1'), 'listening');
+   * const ready = `http://127.0.0.1:${(server.address() as { port: number }).port}/ready`;
+   * assert.equal((await fetch(ready)).status, 200);
+   * const stopping = root.shutdown(); // what SIGTERM does
+   * assert.equal((await fetch(ready)).status, 503); // during the delay: load balancers stop sending traffic
+   * await stopping;
    * ```
    */
   readonly readiness = (_req: IncomingMessage, res: ServerResponse): void => {
@@ -209,11 +231,17 @@ export class ShutdownScope extends ResourceScope {
    *
    * @example
    * ```ts
-   * const root = shutdownScope({ layers: ['tenants'] });
-   * root.use(manageServer(server));
+   * import assert from 'node:assert/strict';
+   * import { ManagedResource, shutdownScope } from 'revocable/node';
+   *
+   * const log: string[] = [];
+   * const root = shutdownScope({ layers: ['tenants'], exit: () => {} });
+   * root.use(new ManagedResource({ name: 'server' }, {}, () => log.push('server drained')));
    * // on a tenant's first request, long after:
-   * root.layer('tenants').use(await openTenant(id)); // released after the server has drained
-   * root.layer('nope'); // throws RangeError: not one of the layers
+   * root.layer('tenants').use(new ManagedResource({ id: 42 }, {}, (t) => log.push(`tenant ${t.id} closed`)));
+   * assert.throws(() => root.layer('nope'), RangeError); // not one of the layers
+   * await root.shutdown();
+   * assert.deepEqual(log, ['server drained', 'tenant 42 closed']); // the tenant after the server
    * ```
    */
   layer(name: string): ParallelScope {
@@ -392,9 +420,20 @@ function describeCut(server: string | undefined, cut: CutRequest): string {
  *
  * @example
  * ```ts
- * const root = shutdownScope({ timeout: 10_000, layers: ['workers'] });
+ * import assert from 'node:assert/strict';
+ * import { spawn } from 'node:child_process';
+ * import { once } from 'node:events';
+ * import http from 'node:http';
+ * import { manageChildProcess, manageServer, shutdownScope } from 'revocable/node';
+ *
+ * const root = shutdownScope({ timeout: 10_000, layers: ['workers'], exit: () => {} });
+ * const server = http.createServer((_req, res) => res.end('ok'));
  * root.use(manageServer(server, { timeout: 5_000 }));
- * root.layer('workers').use(manageChildProcess(spawn('./indexer'), { grace: 2_000 }));
+ * await once(server.listen(0, '127.0.0.1'), 'listening');
+ * const indexer = manageChildProcess(spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']), { grace: 2_000 });
+ * root.layer('workers').use(indexer);
+ * assert.equal(await root.shutdown(), 0); // as on SIGTERM: the server drains, then the indexer stops
+ * assert.equal(indexer.exit?.signal, 'SIGTERM');
  * ```
  */
 export function shutdownScope(options?: ShutdownOptions): ShutdownScope {

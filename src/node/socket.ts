@@ -27,9 +27,19 @@ export interface ManagedSocketOptions extends ManagedOptions {
  *
  * @example
  * ```ts
- * const socket = manageSocket(net.connect(port, host), { grace: 1_000 });
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import net from 'node:net';
+ * import { manageSocket } from 'revocable/node';
+ *
+ * let received = '';
+ * const peer = net.createServer((s) => s.setEncoding('utf8').on('data', (data: string) => (received += data)).on('end', () => s.end()));
+ * await once(peer.listen(0, '127.0.0.1'), 'listening');
+ * const socket = manageSocket(net.connect((peer.address() as net.AddressInfo).port, '127.0.0.1'), { grace: 1_000 });
  * await socket.with((s) => s.write('bye\n'));
  * await socket.revoke(); // 'bye' flushed, FIN sent, closed (destroyed after 1 s if the peer hangs)
+ * assert.equal(received, 'bye\n');
+ * peer.close();
  * ```
  */
 export class ManagedSocket<S extends Socket = Socket> extends ManagedResource<S> {
@@ -67,8 +77,17 @@ export class ManagedSocket<S extends Socket = Socket> extends ManagedResource<S>
  *
  * @example
  * ```ts
- * const upstream = manageSocket(net.connect(6379, '127.0.0.1'), { name: 'redis', grace: 500 });
- * await upstream.revoke(); // ended gracefully; upstream.forced => false
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import net from 'node:net';
+ * import { manageSocket } from 'revocable/node';
+ *
+ * const peer = net.createServer((s) => s.resume().on('end', () => s.end())); // a server that closes when told
+ * await once(peer.listen(0, '127.0.0.1'), 'listening');
+ * const upstream = manageSocket(net.connect((peer.address() as net.AddressInfo).port, '127.0.0.1'), { name: 'redis', grace: 500 });
+ * await upstream.revoke();
+ * assert.equal(upstream.forced, false); // ended gracefully, not destroyed
+ * peer.close();
  * ```
  */
 export function manageSocket<S extends Socket>(socket: S, options?: ManagedSocketOptions): ManagedSocket<S> {

@@ -36,9 +36,15 @@ type Callback = (signal: AbortSignal) => unknown;
  *
  * @example
  * ```ts
- * const heartbeat = setManagedInterval((signal) => ping({ signal }), 1_000);
- * heartbeat.unref();
- * await heartbeat.revoke(); // => true: no tick after this line, none running
+ * import assert from 'node:assert/strict';
+ * import { setManagedInterval } from 'revocable/node';
+ *
+ * let pings = 0;
+ * const heartbeat = setManagedInterval(() => pings++, 1_000);
+ * heartbeat.unref(); // does not keep the process alive on its own
+ * assert.equal(heartbeat.hasRef(), false);
+ * assert.equal(await heartbeat.revoke(), true); // no tick after this line, none running
+ * assert.equal(heartbeat.state, 'revoked');
  * ```
  */
 export class ManagedTimer extends ManagedResource<Timer> {
@@ -111,8 +117,20 @@ const refreshTimer = (timer: Timer): void => void timer.refresh();
  *
  * @example
  * ```ts
- * const timer = setManagedTimeout(async (signal) => { await flush({ signal }); }, 1_000);
- * await timer.revoke(); // cleared; or, if flush() is running, kicked and waited for
+ * import assert from 'node:assert/strict';
+ * import { setManagedTimeout } from 'revocable/node';
+ *
+ * const log: string[] = [];
+ * let started!: () => void;
+ * const running = new Promise<void>((resolve) => (started = resolve));
+ * const timer = setManagedTimeout(async (signal) => {
+ *   started();
+ *   await new Promise((resolve) => signal.addEventListener('abort', resolve)); // a flush that stops when kicked
+ *   log.push('flush ended');
+ * }, 10);
+ * await running;
+ * await timer.revoke(); // flush() is running: kicked, and waited for
+ * assert.deepEqual(log, ['flush ended']);
  * ```
  */
 export function setManagedTimeout(callback: (signal: AbortSignal) => unknown, delay: number, options?: ManagedTimerOptions): ManagedTimer {
@@ -126,8 +144,14 @@ export function setManagedTimeout(callback: (signal: AbortSignal) => unknown, de
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { setManagedInterval } from 'revocable/node';
+ *
+ * const refresh = async ({ signal }: { signal: AbortSignal }) => signal.aborted; // a cache refresh, say
  * const poll = setManagedInterval((signal) => refresh({ signal }), 5_000, { unref: true });
+ * assert.equal(poll.hasRef(), false); // it does not keep the process alive
  * await poll.revoke();
+ * assert.equal(poll.state, 'revoked');
  * ```
  */
 export function setManagedInterval(callback: (signal: AbortSignal) => unknown, delay: number, options?: ManagedTimerOptions): ManagedTimer {

@@ -54,14 +54,22 @@ export interface WorkerExit {
  *
  * @example
  * ```ts
- * const hasher = manageWorker(new Worker('./hash.js'), { stop: (w) => w.postMessage('stop'), grace: 1_000 });
- * const digest = await hasher.with(async (worker, signal) => {
- *   worker.postMessage(file);
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import { Worker } from 'node:worker_threads';
+ * import { manageWorker } from 'revocable/node';
+ *
+ * const source = `const { parentPort } = require('node:worker_threads');
+ * parentPort.on('message', (m) => (m === 'stop' ? process.exit(0) : parentPort.postMessage(m.length)));`;
+ * const hasher = manageWorker(new Worker(source, { eval: true }), { stop: (w) => w.postMessage('stop'), grace: 1_000 });
+ * const length = await hasher.with(async (worker, signal) => {
+ *   worker.postMessage('hello');
  *   const [reply] = await once(worker, 'message', { signal });
- *   return reply;
+ *   return reply as number;
  * }); // rejects with RevokedError (ENODEV) at once if the thread crashes meanwhile
+ * assert.equal(length, 5);
  * await hasher.revoke();
- * hasher.exit; // => { code: 0, forced: false } when the worker exits on 'stop'
+ * assert.deepEqual(hasher.exit, { code: 0, forced: false }); // the worker exited on 'stop'
  * ```
  */
 export class ManagedWorker extends Stoppable<Worker> {
@@ -132,8 +140,16 @@ export class ManagedWorker extends Stoppable<Worker> {
  *
  * @example
  * ```ts
- * const resizer = manageWorker(new Worker('./resize.js'));
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import { Worker } from 'node:worker_threads';
+ * import { manageWorker } from 'revocable/node';
+ *
+ * const worker = new Worker('setInterval(() => {}, 1_000);', { eval: true }); // runs until stopped
+ * await once(worker, 'online');
+ * const resizer = manageWorker(worker);
  * await resizer.revoke(); // terminate(); resolves once the thread has exited
+ * assert.deepEqual(resizer.exit, { code: 1, forced: true }); // terminated, as Node reports it
  * ```
  */
 export function manageWorker(worker: Worker, options?: ManagedWorkerOptions): ManagedWorker {

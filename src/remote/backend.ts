@@ -25,7 +25,9 @@ export type RemoteEvent = 'state' | 'holders' | 'revoker';
 
 /** One attachment, as the engine knows it. */
 export interface HolderRef {
+  /** The holder's id, unique per attachment. */
   readonly holderId: string;
+  /** Its fencing token, issued at the attach. */
   readonly token: bigint;
   /** The engine's handle on the holder's lease (etcd: the lease id; Redis: the holder id). */
   readonly lease: string;
@@ -33,26 +35,86 @@ export interface HolderRef {
 
 /** A revoker's claim on a revoke in progress. */
 export interface RevokerRef {
+  /** The revoker's id, unique per `revokeRemote` call. */
   readonly revokerId: string;
+  /** The engine's handle on the revoker's lease. */
   readonly lease: string;
 }
 
+/** What {@link RemoteBackend.attach} answers. */
 export type AttachReply =
-  | { readonly kind: 'attached'; readonly token: bigint; readonly lease: string }
-  | { readonly kind: 'refused'; readonly state: Exclude<RemoteResourceState, 'live'> }
-  | { readonly kind: 'conflict' };
+  /** The holder is attached. */
+  | {
+      /** The holder is attached. */
+      readonly kind: 'attached';
+      /** Its fencing token: above every token issued before. */
+      readonly token: bigint;
+      /** The engine's handle on its lease. */
+      readonly lease: string;
+    }
+  /** The resource is not live: nothing attaches once a revoke has begun. */
+  | {
+      /** Refused: the resource is not live. */
+      readonly kind: 'refused';
+      /** Where the resource is. */
+      readonly state: Exclude<RemoteResourceState, 'live'>;
+    }
+  /** The `holderId` already holds the resource. */
+  | {
+      /** Refused: the `holderId` already holds it. */
+      readonly kind: 'conflict';
+    };
 
+/** What {@link RemoteBackend.renew} answers. */
 export type RenewReply =
-  | { readonly kind: 'renewed'; readonly state: RemoteResourceState; readonly epoch: bigint }
-  | { readonly kind: 'lost' };
+  /** The lease is extended. */
+  | {
+      /** The lease is extended. */
+      readonly kind: 'renewed';
+      /** Where the resource is: a holder that reads `'revoking'` drains and detaches. */
+      readonly state: RemoteResourceState;
+      /** The resource's current epoch. */
+      readonly epoch: bigint;
+    }
+  /** The engine no longer has the holder: its lease expired and it was cut off. */
+  | {
+      /** The holder was cut off. */
+      readonly kind: 'lost';
+    };
 
+/** What {@link RemoteBackend.begin} answers. */
 export type BeginReply =
   /** This revoker holds the revoke (it began it, took it over, or asked again). */
-  | { readonly kind: 'begun'; readonly epoch: bigint; readonly lease: string; readonly tookOver: boolean }
+  | {
+      /** This revoker holds the revoke. */
+      readonly kind: 'begun';
+      /** The revoke's epoch: the fence it raises, above every token issued before it. */
+      readonly epoch: bigint;
+      /** The engine's handle on this revoker's lease. */
+      readonly lease: string;
+      /** Whether it took the revoke over from a revoker whose lease had expired. */
+      readonly tookOver: boolean;
+    }
   /** Another revoker holds it; its lease lasts at most `retryInMs` more. */
-  | { readonly kind: 'busy'; readonly epoch: bigint; readonly retryInMs: number }
-  | { readonly kind: 'revoked'; readonly epoch: bigint; readonly fence: bigint };
+  | {
+      /** Another revoker holds it. */
+      readonly kind: 'busy';
+      /** The revoke's epoch. */
+      readonly epoch: bigint;
+      /** Milliseconds until the other revoker's lease expires, at most. */
+      readonly retryInMs: number;
+    }
+  /** The resource is revoked already. */
+  | {
+      /** The resource is revoked already. */
+      readonly kind: 'revoked';
+      /** The epoch it was revoked at. */
+      readonly epoch: bigint;
+      /** Its fence. */
+      readonly fence: bigint;
+    };
 
+/** What {@link RemoteBackend.poll} answers. */
 export interface PollReply {
   /** Holders still attached (their leases not yet expired on the engine's clock). */
   readonly holders: number;
@@ -60,9 +122,22 @@ export interface PollReply {
   readonly nextExpiryMs: number | null;
 }
 
+/** What {@link RemoteBackend.raiseFence} answers. */
 export type FenceReply =
-  | { readonly kind: 'fenced'; readonly fence: bigint; readonly cutOff: readonly string[] }
-  | { readonly kind: 'not-revoker' };
+  /** The fence is raised. */
+  | {
+      /** The fence is raised. */
+      readonly kind: 'fenced';
+      /** The fence now: tokens below it are stale. */
+      readonly fence: bigint;
+      /** The `holderId`s cut off by their lease rather than detached. */
+      readonly cutOff: readonly string[];
+    }
+  /** Another revoker has taken the revoke over: this one must stop. */
+  | {
+      /** This revoker no longer holds the revoke. */
+      readonly kind: 'not-revoker';
+    };
 
 /**
  * A backend: made by `redisBackend()` or `etcdBackend()`. Its methods are the protocol's steps; an
@@ -79,9 +154,13 @@ export interface RemoteBackend {
    * `only: 'state'` (a holder's watch) asks for state changes alone.
    */
   watch(name: string, onEvent: (event: RemoteEvent) => void, only?: 'state'): Promise<() => void | Promise<void>>;
+  /** Attaches `holderId` with a lease of `leaseMs`, if the resource is live. */
   attach(name: string, holderId: string, leaseMs: number): Promise<AttachReply>;
+  /** Extends the holder's lease by `leaseMs` (engine time), and tells where the resource is. */
   renew(name: string, holder: HolderRef, leaseMs: number): Promise<RenewReply>;
+  /** Removes the holder, once its accesses have ended. */
   detach(name: string, holder: HolderRef): Promise<void>;
+  /** Begins the revoke (no attach succeeds from its commit on), or joins or takes over one. */
   begin(name: string, revokerId: string, leaseMs: number): Promise<BeginReply>;
   /** Extends the revoker's lease; `false` when another revoker has taken over. */
   renewRevoker(name: string, revoker: RevokerRef, leaseMs: number): Promise<boolean>;
@@ -99,7 +178,15 @@ export interface RemoteBackend {
    *
    * @example
    * ```ts
-   * checkFence(holder.token, await backend.fence('tenant:42')); // throws StaleTokenError once revoked
+   * import assert from 'node:assert/strict';
+   * import { createClient } from 'redis';
+   * import { redisBackend } from 'revocable/remote';
+   *
+   * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // not connected: as while Redis is down
+   * const backend = redisBackend({ command: (args) => client.sendCommand(args) });
+   * // Up, it answers 0n before any revoke and the epoch once one has drained:
+   * // checkFence(holder.token, await backend.fence('tenant:42')) then throws StaleTokenError.
+   * await assert.rejects(backend.fence('tenant:42'), /The client is closed/); // down: the client's own error
    * ```
    */
   fence(name: string): Promise<bigint>;

@@ -16,10 +16,17 @@
  *
  * @example
  * ```ts
- * try { checkFence(3n, 7n); } catch (error) { (error as StaleTokenError).code; } // => 'ERR_STALE_TOKEN'
+ * import assert from 'node:assert/strict';
+ * import { StaleTokenError, checkFence } from 'revocable/remote';
+ *
+ * assert.throws(
+ *   () => checkFence(3n, 7n), // a token issued before the revoke at epoch 7
+ *   (error) => error instanceof StaleTokenError && error.code === 'ERR_STALE_TOKEN' && error.token === 3n && error.fence === 7n,
+ * );
  * ```
  */
 export class StaleTokenError extends Error {
+  /** Always `'ERR_STALE_TOKEN'`. */
   readonly code = 'ERR_STALE_TOKEN' as const;
   /** The token that was refused. */
   readonly token: bigint;
@@ -42,12 +49,22 @@ export class StaleTokenError extends Error {
  *
  * @example
  * ```ts
- * try { await revokeRemote(backend, 'tenant:42', { timeout: 1000 }); }
- * catch (error) { (error as RemoteUnavailableError).code; } // => 'ERR_REMOTE_UNAVAILABLE' while Redis is down
+ * import assert from 'node:assert/strict';
+ * import { createClient } from 'redis';
+ * import { RemoteUnavailableError, redisBackend, revokeRemote } from 'revocable/remote';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // not connected: as while Redis is down
+ * const backend = redisBackend({ command: (args) => client.sendCommand(args) });
+ * const error = await revokeRemote(backend, 'tenant:42', { timeout: 200 }).catch((e: unknown) => e);
+ * assert.ok(error instanceof RemoteUnavailableError);
+ * assert.equal(error.code, 'ERR_REMOTE_UNAVAILABLE');
+ * assert.match(String((error.cause as Error).message), /The client is closed/); // the client's last error
  * ```
  */
 export class RemoteUnavailableError extends Error {
+  /** Always `'ERR_REMOTE_UNAVAILABLE'`. */
   readonly code = 'ERR_REMOTE_UNAVAILABLE' as const;
+  /** The resource's name on the engine. */
   readonly resourceName: string;
 
   constructor(what: string, resourceName: string, timeout: number, cause: unknown) {
@@ -64,13 +81,23 @@ export class RemoteUnavailableError extends Error {
  *
  * @example
  * ```ts
- * const holder = await RemoteHolder.attach(backend, 'tenant:42', pool, { onLost: (error) => log(error.reason) });
- * // Redis unreachable for a lease => 'deadline'
+ * import assert from 'node:assert/strict';
+ * import { HolderLostError, type RemoteHolderOptions } from 'revocable/remote';
+ *
+ * const reasons: string[] = [];
+ * const options: RemoteHolderOptions = { leaseMs: 10_000, onLost: (error) => reasons.push(error.reason) };
+ * // RemoteHolder.attach(backend, 'tenant:42', pool, options): with Redis unreachable for a lease, the
+ * // holder self-fences and calls onLost once, with the error below.
+ * options.onLost?.(new HolderLostError('tenant:42', 'web-1', 'deadline'));
+ * assert.deepEqual(reasons, ['deadline']);
  * ```
  */
 export class HolderLostError extends Error {
+  /** Always `'ERR_HOLDER_LOST'`. */
   readonly code = 'ERR_HOLDER_LOST' as const;
+  /** `'deadline'`: it self-fenced, its renewals not getting through; `'cut-off'`: the engine had expired its lease. */
   readonly reason: 'deadline' | 'cut-off';
+  /** The resource's name on the engine. */
   readonly resourceName: string;
 
   constructor(resourceName: string, holderId: string, reason: 'deadline' | 'cut-off', cause?: unknown) {
@@ -90,6 +117,7 @@ export class HolderLostError extends Error {
  * resource, or two versions of the library disagree. Not retried: retrying cannot fix it.
  */
 export class RemoteProtocolError extends Error {
+  /** Always `'ERR_REMOTE_PROTOCOL'`. */
   readonly code = 'ERR_REMOTE_PROTOCOL' as const;
 
   constructor(message: string) {

@@ -29,10 +29,15 @@ import { RemoteProtocolError } from './errors.js';
 
 /** A key-value as the `etcd3` client returns it. */
 export interface EtcdKeyValue {
+  /** The key, as bytes. */
   key: Uint8Array;
+  /** The value, as bytes. */
   value: Uint8Array;
+  /** The revision at which the key was created (a decimal string). */
   create_revision: string;
+  /** The revision of the key's last change (a decimal string). */
   mod_revision: string;
+  /** The id of the lease the key is attached to, `'0'` for none. */
   lease: string;
 }
 
@@ -45,24 +50,42 @@ interface EtcdTxnResponse {
 /** An operation that a transaction can carry: a put, get or delete builder of `etcd3`. */
 export type EtcdOperation = object;
 
+/** A transaction builder of `etcd3` (`client.if(...)`): compares, then operations, then commit. */
 export interface EtcdTxn {
+  /** Adds a comparison that must hold too. */
   and(key: string, column: 'Create' | 'Mod' | 'Value' | 'Version' | 'Lease', cmp: '==' | '!=' | '<' | '>', value: string | number): EtcdTxn;
+  /** The operations to run when every comparison holds. */
   then(...operations: EtcdOperation[]): EtcdTxn;
+  /** The operations to run otherwise. */
   else(...operations: EtcdOperation[]): EtcdTxn;
+  /** Sends the transaction; resolves with etcd's response. */
   commit(): Promise<unknown>;
 }
 
+/** A lease of `etcd3` (`client.lease(ttl)`): granted on first use, kept alive or revoked. */
 export interface EtcdLease {
+  /** Grants the lease; resolves with its id. */
   grant(): Promise<string>;
-  keepaliveOnce(): Promise<{ TTL: string }>;
+  /** Renews the lease once; resolves with its new time to live. */
+  keepaliveOnce(): Promise<{
+    /** Seconds, as a decimal string. */
+    TTL: string;
+  }>;
+  /** Revokes the lease on etcd: the keys attached to it go. */
   revoke(): Promise<void>;
+  /** Stops keeping the lease alive here, without revoking it. */
   release(): void;
+  /** `'lost'`: etcd no longer has the lease. */
   on(event: 'lost', handler: (error: Error) => void): unknown;
 }
 
+/** A watcher of `etcd3` (`client.watch().key(k).create()`). */
 export interface EtcdWatcher {
+  /** A key was put or deleted. */
   on(event: 'put' | 'delete', handler: (kv: EtcdKeyValue) => void): unknown;
+  /** The watch failed. */
   on(event: 'error', handler: (error: Error) => void): unknown;
+  /** Ends the watch. */
   cancel(): Promise<void>;
 }
 
@@ -71,13 +94,61 @@ export interface EtcdWatcher {
  * spelled out so that `revocable/remote` imports nothing from `etcd3`, not even its types.
  */
 export interface EtcdClient {
+  /** Starts a transaction with its first comparison. */
   if(key: string, column: 'Create' | 'Mod' | 'Value' | 'Version' | 'Lease', cmp: '==' | '!=' | '<' | '>', value: string | number): EtcdTxn;
-  get(key: string): EtcdOperation & { exec(): Promise<{ kvs: EtcdKeyValue[] }> };
-  getAll(): { prefix(prefix: string): { revision(rev: string): { keys(): Promise<string[]> }; keys(): Promise<string[]>; count(): Promise<number> } };
-  put(key: string): { value(value: string): EtcdOperation & { lease(id: string): EtcdOperation } };
-  delete(): { key(key: string): EtcdOperation; prefix(prefix: string): EtcdOperation };
+  /** A get of one key: an operation for a transaction, or run on its own. */
+  get(key: string): EtcdOperation & {
+    /** Runs the get; resolves with the key-values found. */
+    exec(): Promise<{
+      /** The key-values found: none, or the one. */
+      kvs: EtcdKeyValue[];
+    }>;
+  };
+  /** A get of many keys. */
+  getAll(): {
+    /** The keys that start with `prefix`. */
+    prefix(prefix: string): {
+      /** As they were at revision `rev`. */
+      revision(rev: string): {
+        /** Resolves with their names. */
+        keys(): Promise<string[]>;
+      };
+      /** Resolves with their names. */
+      keys(): Promise<string[]>;
+      /** Resolves with how many there are. */
+      count(): Promise<number>;
+    };
+  };
+  /** A put of one key. */
+  put(key: string): {
+    /** With this value: an operation for a transaction. */
+    value(value: string): EtcdOperation & {
+      /** Attached to the lease `id`. */
+      lease(id: string): EtcdOperation;
+    };
+  };
+  /** A delete. */
+  delete(): {
+    /** Of one key: an operation for a transaction. */
+    key(key: string): EtcdOperation;
+    /** Of every key that starts with `prefix`: an operation for a transaction. */
+    prefix(prefix: string): EtcdOperation;
+  };
+  /** A lease of `ttl` seconds. */
   lease(ttl: number, options?: { autoKeepAlive?: boolean }): EtcdLease;
-  watch(): { key(key: string): { create(): Promise<EtcdWatcher> }; prefix(prefix: string): { create(): Promise<EtcdWatcher> } };
+  /** A watch. */
+  watch(): {
+    /** Of one key. */
+    key(key: string): {
+      /** Starts it; resolves once it is in place. */
+      create(): Promise<EtcdWatcher>;
+    };
+    /** Of every key that starts with `prefix`. */
+    prefix(prefix: string): {
+      /** Starts it; resolves once it is in place. */
+      create(): Promise<EtcdWatcher>;
+    };
+  };
 }
 
 /** Options of {@link etcdBackend}. */
@@ -94,9 +165,15 @@ const MIN_LEASE_MS = 2000;
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
  * import { Etcd3 } from 'etcd3';
- * const backend = etcdBackend(new Etcd3({ hosts: 'http://127.0.0.1:2379' }));
- * backend.minLeaseMs; // => 2000
+ * import { etcdBackend } from 'revocable/remote';
+ *
+ * const client = new Etcd3({ hosts: 'http://127.0.0.1:2379' }); // connects on first use
+ * const backend = etcdBackend(client);
+ * assert.equal(backend.engine, 'etcd');
+ * assert.equal(backend.minLeaseMs, 2000); // etcd's shortest lease
+ * client.close();
  * ```
  */
 export function etcdBackend(client: EtcdClient, options?: EtcdBackendOptions): RemoteBackend {

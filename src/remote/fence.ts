@@ -24,8 +24,12 @@ import { StaleTokenError } from './errors.js';
  *
  * @example
  * ```ts
- * checkFence(5n, 0n); // => nothing: no revoke yet
- * checkFence(5n, 9n); // throws StaleTokenError: the holder was revoked at epoch 9
+ * import assert from 'node:assert/strict';
+ * import { StaleTokenError, checkFence } from 'revocable/remote';
+ *
+ * checkFence(5n, 0n); // nothing: no revoke yet, the write goes ahead
+ * assert.throws(() => checkFence(5n, 9n), StaleTokenError); // the holder was revoked at epoch 9
+ * checkFence(9n, 9n); // a token issued at or after the fence is current
  * ```
  */
 export function checkFence(token: bigint, fence: bigint, resourceName?: string): void {

@@ -79,9 +79,15 @@ let deliver: (holder: RemoteHolder<unknown>, event: RemoteEvent) => void;
  *
  * @example
  * ```ts
- * const holder = await RemoteHolder.attach(backend, 'tenant:42', pool, { leaseMs: 10_000 });
- * await holder.handle().with((pool, signal) => pool.query(sql, { signal, token: holder.token }));
- * holder.state; // => 'live', until a revokeRemote anywhere drains it: then 'detached'
+ * import assert from 'node:assert/strict';
+ * import { createClient } from 'redis';
+ * import { RemoteHolder, redisBackend } from 'revocable/remote';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // not connected: as while Redis is down
+ * const backend = redisBackend({ command: (args) => client.sendCommand(args) });
+ * const pool = { query: async (sql: string) => `rows of ${sql}` }; // this process's own view of the tenant
+ * // Up, the holder is 'live' and serves holder.handle().with((pool, signal) => ...) until a revoke drains it.
+ * await assert.rejects(RemoteHolder.attach(backend, 'tenant:42', pool, { leaseMs: 10_000 }), /The client is closed/);
  * ```
  */
 export class RemoteHolder<T> implements AsyncDisposable {
@@ -110,8 +116,18 @@ export class RemoteHolder<T> implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const holder = await RemoteHolder.attach(backend, 'tenant:42', pool, { holderId: 'web-1' });
-   * holder.token; // => 17n: give it to the resource with every write
+   * import assert from 'node:assert/strict';
+   * import { Etcd3 } from 'etcd3';
+   * import { RemoteHolder, etcdBackend } from 'revocable/remote';
+   *
+   * const client = new Etcd3({ hosts: 'http://127.0.0.1:2379' });
+   * const pool = { query: async (sql: string) => `rows of ${sql}` };
+   * // Attached, holder.token is the fencing token to give the resource with every write.
+   * await assert.rejects(
+   *   RemoteHolder.attach(etcdBackend(client), 'tenant:42', pool, { holderId: 'web-1', leaseMs: 500 }),
+   *   RangeError, // checked before anything is sent: etcd keeps no lease shorter than 2000 ms
+   * );
+   * client.close();
    * ```
    */
   static attach<T>(backend: RemoteBackend, name: string, resource: T, options?: RemoteHolderOptions): Promise<RemoteHolder<T>> {
@@ -134,6 +150,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     return this.#settings.name;
   }
 
+  /** The holder's id: the one listed in a revoke's `cutOff`. */
   get holderId(): string {
     return this.#ref.holderId;
   }
@@ -143,6 +160,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     return this.#ref.token;
   }
 
+  /** The lease, in milliseconds, renewed every third of it. */
   get leaseMs(): number {
     return this.#settings.leaseMs;
   }
@@ -181,6 +199,7 @@ export class RemoteHolder<T> implements AsyncDisposable {
     await this.#finished;
   }
 
+  /** `await using holder = ...`: detaches at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.detach();
   }

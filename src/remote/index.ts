@@ -4,7 +4,7 @@
  * `revokeRemote` in any process drains them all, cuts off the ones that crashed by their lease,
  * raises the fence, then releases. No runtime dependency: a backend adapts the application's client.
  *
- * @module
+ * @module revocable/remote
  */
 export { RemoteHolder, DEFAULT_LEASE_MS } from './holder.js';
 export type { RemoteHolderOptions, RemoteHolderState } from './holder.js';
@@ -14,6 +14,6 @@ export { checkFence } from './fence.js';
 export { HolderLostError, RemoteProtocolError, RemoteUnavailableError, StaleTokenError } from './errors.js';
 export { redisBackend } from './redis.js';
 export { etcdBackend } from './etcd.js';
-export type { EtcdBackendOptions, EtcdClient } from './etcd.js';
+export type { EtcdBackendOptions, EtcdClient, EtcdKeyValue, EtcdLease, EtcdOperation, EtcdTxn, EtcdWatcher } from './etcd.js';
 export type { RedisBackendOptions, RedisCommand, RedisSubscribe, RedisUnsubscribe } from './redis.js';
 export type { AttachReply, BeginReply, FenceReply, HolderRef, PollReply, RemoteBackend, RemoteEvent, RemoteResourceState, RenewReply, RevokerRef } from './backend.js';

@@ -50,8 +50,12 @@ export interface RedisBackendOptions {
  *
  * @example
  * ```ts
- * const client = await createClient().connect();            // node-redis
- * const subscriber = await client.duplicate().connect();
+ * import assert from 'node:assert/strict';
+ * import { createClient } from 'redis';
+ * import { redisBackend } from 'revocable/remote';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // node-redis: connect() both before use
+ * const subscriber = client.duplicate();
  * const backend = redisBackend({
  *   command: (args) => client.sendCommand(args),
  *   subscribe: async (channel, onMessage) => {
@@ -59,7 +63,7 @@ export interface RedisBackendOptions {
  *     return () => subscriber.unsubscribe(channel, onMessage);
  *   },
  * });
- * backend.engine; // => 'redis'
+ * assert.equal(backend.engine, 'redis');
  * ```
  */
 export function redisBackend(options: RedisBackendOptions): RemoteBackend {

@@ -35,7 +35,9 @@ export const DEFAULT_REVOKER_LEASE_MS = 10_000;
 
 /** What `release` learns: the fence to enforce from now on, and who was cut off. */
 export interface RemoteReleaseInfo {
+  /** The resource's name on the engine. */
   readonly name: string;
+  /** The revoke's epoch. */
   readonly epoch: bigint;
   /** Tokens below this are stale: see `checkFence`. */
   readonly fence: bigint;
@@ -78,7 +80,9 @@ export interface RevokeRemoteOptions {
 export interface RevokeRemoteResult {
   /** `true` for the one call that revoked (per epoch); `false` if it was revoked already. */
   readonly revoked: boolean;
+  /** The revoke's epoch. */
   readonly epoch: bigint;
+  /** The fence now: tokens below it are stale (see `checkFence`). */
   readonly fence: bigint;
   /** Milliseconds from this call's begin (or takeover) to an empty holder set. */
   readonly drainMs: number;
@@ -94,11 +98,17 @@ export interface RevokeRemoteResult {
  *
  * @example
  * ```ts
- * const { revoked, fence, cutOff } = await revokeRemote(backend, 'tenant:42', {
- *   timeout: 30_000,
- *   release: ({ fence }) => db.setFence('tenant:42', fence),
- * });
- * // => revoked: true, fence: 18n, cutOff: [] (every holder detached)
+ * import assert from 'node:assert/strict';
+ * import { createClient } from 'redis';
+ * import { RemoteUnavailableError, redisBackend, revokeRemote } from 'revocable/remote';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' }); // not connected: as while Redis is down
+ * const backend = redisBackend({ command: (args) => client.sendCommand(args) });
+ * const fences: bigint[] = [];
+ * const revoking = revokeRemote(backend, 'tenant:42', { timeout: 200, release: ({ fence }) => void fences.push(fence) });
+ * // Up, it resolves { revoked: true, fence, cutOff: [] } once every holder detached and release ran.
+ * await assert.rejects(revoking, RemoteUnavailableError); // down: nothing decided, nothing released
+ * assert.deepEqual(fences, []);
  * ```
  */
 export function revokeRemote(backend: RemoteBackend, name: string, options?: RevokeRemoteOptions): Promise<RevokeRemoteResult> {

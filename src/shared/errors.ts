@@ -12,11 +12,19 @@ import { describeName } from '../errors.js';
  *
  * @example
  * ```ts
- * SharedRevocable.attach(ref, view);
- * SharedRevocable.attach(ref, view); // throws AlreadyAttachedError, code 'ERR_ALREADY_ATTACHED'
+ * import assert from 'node:assert/strict';
+ * import { AlreadyAttachedError, SharedRevocable } from 'revocable/shared';
+ *
+ * const shared = SharedRevocable.create({ id: 42 }, { name: 'tenant 42' });
+ * assert.throws(
+ *   () => SharedRevocable.attach(shared.ref, { id: 42 }), // this thread has its object already: the owner's
+ *   (error) => error instanceof AlreadyAttachedError && error.code === 'ERR_ALREADY_ATTACHED',
+ * );
+ * await shared.revoke();
  * ```
  */
 export class AlreadyAttachedError extends Error {
+  /** Always `'ERR_ALREADY_ATTACHED'`. */
   readonly code = 'ERR_ALREADY_ATTACHED' as const;
   /** The thread that tried to attach twice. */
   readonly threadId: number;
@@ -36,10 +44,24 @@ export class AlreadyAttachedError extends Error {
  *
  * @example
  * ```ts
- * try { shared.handle(); } catch (error) { if (error instanceof LockTimeoutError) shared.reclaim(error.holder); }
+ * import assert from 'node:assert/strict';
+ * import { LockTimeoutError, SharedRevocable } from 'revocable/shared';
+ *
+ * const shared = SharedRevocable.create({ id: 42 }, { name: 'tenant 42' });
+ * async function revoke(): Promise<boolean> {
+ *   try {
+ *     return await shared.revoke(); // attach, revoke, detach and reclaim take the lock
+ *   } catch (error) {
+ *     if (!(error instanceof LockTimeoutError)) throw error;
+ *     shared.reclaim(error.holder); // its holder exited half-way: take the lock over, finish its work
+ *     return shared.revoke();
+ *   }
+ * }
+ * assert.equal(await revoke(), true);
  * ```
  */
 export class LockTimeoutError extends Error {
+  /** Always `'ERR_LOCK_TIMEOUT'`. */
   readonly code = 'ERR_LOCK_TIMEOUT' as const;
   /** The thread id of the holder. */
   readonly holder: number;

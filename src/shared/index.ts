@@ -6,7 +6,7 @@
  * Needs `SharedArrayBuffer` (a web page must be cross-origin isolated). No Node-only API; under
  * Node, the `node` export of this entry names threads by `worker_threads.threadId`.
  *
- * @module
+ * @module revocable/shared
  */
 export { SharedRevocable } from './shared-revocable.js';
 export type { AttachOptions, SharedRevocableOptions } from './shared-revocable.js';

@@ -29,8 +29,18 @@ export const INTERNAL: unique symbol = Symbol('revocable/shared internal');
  *
  * @example
  * ```ts
- * using access = joined.tryAccess();
- * if (access) await access.value.send(frame, { signal: access.signal });
+ * import assert from 'node:assert/strict';
+ * import { SharedRevocable } from 'revocable/shared';
+ *
+ * const sent: string[] = [];
+ * const shared = SharedRevocable.create({ send: async (frame: string, _options: { signal: AbortSignal }) => void sent.push(frame) });
+ * {
+ *   using access = shared.tryAccess(); // null once revoked, in any thread
+ *   if (access) await access.value.send('ping', { signal: access.signal });
+ *   assert.equal(shared.accesses, 1);  // counted in every thread's view until the end of the block
+ * }
+ * assert.equal(shared.accesses, 0);
+ * await shared.revoke();
  * ```
  */
 export class SharedAccess<T> implements AccessLike<T> {
@@ -73,6 +83,7 @@ export class SharedAccess<T> implements AccessLike<T> {
     exitAccess(owner as SharedRevocable<unknown>);
   }
 
+  /** `using access = ...`: releases the access at the end of the scope. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -88,8 +99,16 @@ function released(): UseAfterReleaseError {
  *
  * @example
  * ```ts
- * using handle = joined.handle();
- * handle.tryWith((client) => client.ping()); // undefined once revoked in any thread
+ * import assert from 'node:assert/strict';
+ * import { SharedRevocable } from 'revocable/shared';
+ *
+ * const shared = SharedRevocable.create({ ping: () => 'pong' });
+ * {
+ *   using handle = shared.handle();
+ *   assert.equal(handle.tryWith((client) => client.ping()), 'pong');
+ *   await shared.revoke();
+ *   assert.equal(handle.tryWith((client) => client.ping()), undefined); // once revoked in any thread
+ * }
  * ```
  */
 export class SharedRevocableHandle<T> implements RevocableHandleLike<T> {
@@ -147,8 +166,15 @@ export class SharedRevocableHandle<T> implements RevocableHandleLike<T> {
    *
    * @example
    * ```ts
-   * const client = joined.handle().proxy();
-   * await client.get('k'); // an access until the promise settles
+   * import assert from 'node:assert/strict';
+   * import { RevokedError, SharedRevocable } from 'revocable/shared';
+   *
+   * const store = new Map([['k', 'v']]);
+   * const shared = SharedRevocable.create({ get: async (key: string) => store.get(key) });
+   * const client = shared.handle().proxy();
+   * assert.equal(await client.get('k'), 'v'); // an access until the promise settles
+   * await shared.revoke();
+   * assert.throws(() => client.get('k'), RevokedError);
    * ```
    */
   proxy(options?: ProxyOptions): T {
@@ -171,6 +197,7 @@ export class SharedRevocableHandle<T> implements RevocableHandleLike<T> {
     hooks?.released('handle', this);
   }
 
+  /** `using handle = ...`: closes the handle at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

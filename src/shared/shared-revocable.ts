@@ -82,11 +82,25 @@ export let gateOf: <T>(live: () => SharedRevocable<T>, owner: SharedRevocable<T>
  *
  * @example
  * ```ts
- * const shared = SharedRevocable.create(pool, { name: 'tenant 42', release: (p) => p.end() });
- * worker.postMessage({ ref: shared.ref });
- * // in the worker: const joined = SharedRevocable.attach(ref, localPool);
- * //                await joined.with((p, signal) => p.query(sql, { signal }));
- * await shared.revoke(); // => true, once every thread's accesses ended and p.end() ran
+ * import assert from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import { setTimeout } from 'node:timers/promises';
+ * import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+ * import { SharedRevocable } from 'revocable/shared';
+ *
+ * if (isMainThread) {
+ *   const pool = { ended: false, end() { this.ended = true; } };
+ *   const shared = SharedRevocable.create(pool, { name: 'tenant 42', release: (p) => p.end() });
+ *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
+ *   await once(worker, 'message');             // the worker has a query in flight
+ *   assert.equal(await shared.revoke(), true); // once every thread's accesses ended and p.end() ran
+ *   assert.equal(pool.ended, true);
+ * } else {
+ *   const joined = SharedRevocable.attach(workerData, { query: (sql: string, signal: AbortSignal) => setTimeout(60_000, sql, { signal }) });
+ *   const query = joined.with((pool, signal) => pool.query('select 1', signal)); // the worker's own pool, slow
+ *   parentPort?.postMessage('querying');
+ *   await assert.rejects(query, { name: 'AbortError' }); // kicked by the revoke in the main thread
+ * }
  * ```
  */
 export class SharedRevocable<T> implements RevocableLike<T> {
@@ -141,8 +155,14 @@ export class SharedRevocable<T> implements RevocableLike<T> {
    *
    * @example
    * ```ts
+   * import assert from 'node:assert/strict';
+   * import { SharedRevocable } from 'revocable/shared';
+   *
+   * const db = { closed: false, close() { this.closed = true; } };
    * const shared = SharedRevocable.create(db, { name: 'db', release: (d) => d.close() });
-   * shared.state; // => 'live'
+   * assert.equal(shared.state, 'live');
+   * await shared.revoke();
+   * assert.equal(db.closed, true);
    * ```
    */
   static create<T>(resource: T, options?: SharedRevocableOptions<T>): SharedRevocable<T> {
@@ -165,8 +185,21 @@ export class SharedRevocable<T> implements RevocableLike<T> {
    *
    * @example
    * ```ts
-   * const joined = SharedRevocable.attach(workerData.ref, localClient);
-   * await joined.with((client, signal) => client.get(key, { signal })); // counted in every thread's view
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+   * import { SharedRevocable } from 'revocable/shared';
+   *
+   * if (isMainThread) {
+   *   const shared = SharedRevocable.create({ name: 'cache' }, { name: 'cache' });
+   *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
+   *   assert.equal((await once(worker, 'message'))[0], 'v');
+   *   await shared.revoke();
+   * } else {
+   *   const localClient = { get: async (key: string, _options: { signal: AbortSignal }) => (key === 'k' ? 'v' : undefined) };
+   *   const joined = SharedRevocable.attach(workerData, localClient); // this thread's own view of the resource
+   *   parentPort?.postMessage(await joined.with((client, signal) => client.get('k', { signal }))); // counted in every thread
+   * }
    * ```
    */
   static attach<T>(ref: SharedRevocableRef, resource: T, options?: AttachOptions): SharedRevocable<T> {
@@ -383,7 +416,21 @@ export class SharedRevocable<T> implements RevocableLike<T> {
    *
    * @example
    * ```ts
-   * await joined.revoke({ timeout: 5_000 }); // => true: every thread drained, the owner released
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+   * import { SharedRevocable } from 'revocable/shared';
+   *
+   * if (isMainThread) {
+   *   const released: string[] = [];
+   *   const shared = SharedRevocable.create({ id: 42 }, { release: () => void released.push('released') });
+   *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
+   *   assert.equal((await once(worker, 'message'))[0], true);
+   *   assert.deepEqual(released, ['released']); // the owner thread released
+   * } else {
+   *   const joined = SharedRevocable.attach(workerData, { id: 42 });
+   *   parentPort?.postMessage(await joined.revoke({ timeout: 5_000 })); // true: every thread drained, the owner released
+   * }
    * ```
    */
   revoke(options?: RevokeOptions): Promise<boolean> {
@@ -453,8 +500,22 @@ export class SharedRevocable<T> implements RevocableLike<T> {
    *
    * @example
    * ```ts
-   * await joined.detach(); // this worker's accesses have ended; the resource lives on elsewhere
-   * joined.tryAccess();    // => null
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+   * import { SharedRevocable } from 'revocable/shared';
+   *
+   * if (isMainThread) {
+   *   const shared = SharedRevocable.create({ id: 42 });
+   *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
+   *   assert.equal((await once(worker, 'message'))[0], null);
+   *   assert.equal(shared.state, 'live'); // the resource lives on
+   *   await shared.revoke();
+   * } else {
+   *   const joined = SharedRevocable.attach(workerData, { id: 42 });
+   *   await joined.detach(); // this worker's accesses have ended; its slot is free
+   *   parentPort?.postMessage(joined.tryAccess()); // null
+   * }
    * ```
    */
   detach(): Promise<void> {
@@ -507,8 +568,22 @@ export class SharedRevocable<T> implements RevocableLike<T> {
    *
    * @example
    * ```ts
-   * const id = worker.threadId;
-   * worker.on('exit', () => shared.reclaim(id)); // => 1 if the worker was attached
+   * import assert from 'node:assert/strict';
+   * import { once } from 'node:events';
+   * import { Worker, isMainThread, workerData } from 'node:worker_threads';
+   * import { SharedRevocable } from 'revocable/shared';
+   *
+   * if (isMainThread) {
+   *   const shared = SharedRevocable.create({ id: 42 });
+   *   const worker = new Worker(new URL(import.meta.url), { workerData: shared.ref });
+   *   const id = worker.threadId; // read it before 'exit': it is -1 after
+   *   await once(worker, 'exit');
+   *   assert.equal(shared.reclaim(id), 1); // the worker was attached, with an access it never released
+   *   assert.equal(await shared.revoke({ timeout: 1_000 }), true); // does not wait for the dead thread
+   * } else {
+   *   SharedRevocable.attach(workerData, { id: 42 }).access();
+   *   process.exit(0);
+   * }
    * ```
    */
   reclaim(threadId: number): number {

@@ -16,17 +16,21 @@ import { checkFunction, expected, isObjectArgument } from '../internal/validate.
 
 /** Something created and not released. */
 export interface Leak {
+  /** What it is: `'revocable'`, `'handle'`, `'access'`, `'scope'`, `'ref'`, `'open file'`, ... */
   readonly kind: TrackedKind;
   /** The object's (or its owner's) name, when it has one. */
   readonly name: string | undefined;
   /** Where it was created. */
   readonly createdAt: string;
+  /** The object itself. */
   readonly object: object;
 }
 
 /** Thrown by {@link LeakTracker.check} when something leaked; `leaks` lists what. */
 export class LeakError extends Error {
+  /** Always `'ERR_LEAKED'`. */
   readonly code = 'ERR_LEAKED' as const;
+  /** What was created and not released. */
   readonly leaks: readonly Leak[];
   constructor(leaks: readonly Leak[]) {
     const list = leaks.map((leak) => `  - ${leak.kind}${leak.name === undefined ? '' : ` "${leak.name}"`} created at\n${leak.createdAt.split('\n').map((l) => `      ${l}`).join('\n')}`);
@@ -53,11 +57,16 @@ const nameOf = (object: object | undefined): string | undefined => {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { Revocable } from 'revocable';
+ * import { LeakTracker } from 'revocable/testing';
+ *
  * const tracker = new LeakTracker().start();
- * const provider = new Revocable({});
- * tracker.leaks().length; // => 1: a provider not revoked
+ * const provider = new Revocable({ port: 'ttyUSB0' }, { name: 'serial' });
+ * assert.deepEqual(tracker.leaks().map((leak) => [leak.kind, leak.name]), [['revocable', 'serial']]); // not revoked
  * await provider.revoke();
- * tracker.check();        // passes
+ * tracker.check(); // passes: nothing is left
+ * tracker.stop();
  * ```
  */
 export class LeakTracker {
@@ -120,7 +129,9 @@ export class LeakTracker {
 
 /** The hooks of a test framework: node:test, Vitest, Jest and Mocha all have these. */
 export interface TestHooks {
+  /** Registers `fn` to run before each test. */
   beforeEach(fn: () => void): unknown;
+  /** Registers `fn` to run after each test. */
   afterEach(fn: () => void): unknown;
 }
 
@@ -131,9 +142,17 @@ export interface TestHooks {
  *
  * @example
  * ```ts
- * import { afterEach, beforeEach } from 'node:test';
+ * import assert from 'node:assert/strict';
+ * import { afterEach, beforeEach, it } from 'node:test';
+ * import { Revocable } from 'revocable';
  * import { installLeakCheck } from 'revocable/testing';
- * installLeakCheck({ beforeEach, afterEach });
+ *
+ * installLeakCheck({ beforeEach, afterEach }); // a test that leaves anything unreleased fails
+ *
+ * it('revokes what it creates', async () => {
+ *   const provider = new Revocable({ port: 'ttyUSB0' });
+ *   assert.equal(await provider.revoke(), true); // without this line: "1 object was created and not released"
+ * });
  * ```
  */
 export function installLeakCheck(hooks: TestHooks): LeakTracker {

@@ -14,16 +14,23 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { checkOptions, checkOptionalString, expected } from '../../internal/validate.js';
 
+/** Options of `ManagedFile.createReadStream`, as `fs.createReadStream` takes them. */
 export interface FileReadStreamOptions {
+  /** Decode the chunks as strings in this encoding. */
   encoding?: BufferEncoding;
+  /** The byte position to start at. */
   start?: number;
   /** Inclusive, as in `fs.createReadStream`. */
   end?: number;
+  /** The chunk size, in bytes. */
   highWaterMark?: number;
 }
 
+/** Options of `ManagedFile.createWriteStream`, as `fs.createWriteStream` takes them. */
 export interface FileWriteStreamOptions {
+  /** The byte position to start writing at. */
   start?: number;
+  /** The buffer size, in bytes, above which `write()` returns `false`. */
   highWaterMark?: number;
 }
 

@@ -23,13 +23,17 @@ import type { Socket } from 'node:net';
 
 /** A request (or upgraded connection) whose connection was destroyed at the deadline. */
 export interface CutRequest {
+  /** The request's method, if it was a request. */
   readonly method: string | undefined;
+  /** The request's URL, if it was a request. */
   readonly url: string | undefined;
   /** Whether the response's headers had been sent (the client saw a truncated body). */
   readonly headersSent: boolean;
   /** An `upgrade` or `connect` connection (websocket, tunnel) rather than a request. */
   readonly upgraded: boolean;
+  /** The client's address. */
   readonly remoteAddress: string | undefined;
+  /** The client's port. */
   readonly remotePort: number | undefined;
 }
 

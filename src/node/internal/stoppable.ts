@@ -115,7 +115,7 @@ export abstract class Stoppable<T> extends ManagedResource<T> {
     return access === null ? undefined : this.#run(access, fn);
   }
 
-  /** As {@link Stoppable.tryWith}, but throws a `RevokedError` once revoked or exited. */
+  /** As {@link tryWith}, but throws a `RevokedError` once revoked or exited. */
   override with<R>(fn: (resource: T, signal: AbortSignal) => R): R {
     checkFunction(fn, 'fn');
     const life = this.#life;

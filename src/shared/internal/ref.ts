@@ -16,7 +16,9 @@ import { bufferBytes, MAGIC, MAGIC_WORD, MAX_MAX_THREADS, MAX_THREADS, VERSION, 
 
 /** What `shared.ref` is: post it to a worker, which passes it to `SharedRevocable.attach`. */
 export interface SharedRevocableRef {
+  /** Always `'revocable/shared'`: what `attach` recognises a ref by. */
   readonly type: 'revocable/shared';
+  /** The layout of the shared memory: a thread of another version refuses it. */
   readonly version: 1;
   /** The shared memory of the gate. */
   readonly buffer: SharedArrayBuffer;
