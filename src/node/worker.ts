@@ -39,7 +39,7 @@ export interface ManagedWorkerOptions extends ManagedOptions {
 
 /** How a managed worker ended. */
 export interface WorkerExit {
-  /** The exit code (`1` for a terminated worker, as Node reports it); `null` if it had exited before it was managed. */
+  /** The exit code as Node reports it (`1` for a worker terminated while running; `0` for one terminated before it came online); `null` if it had exited before it was managed. */
   readonly code: number | null;
   /** Whether `terminate()` ended it. */
   readonly forced: boolean;

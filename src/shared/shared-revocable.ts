@@ -38,7 +38,7 @@ import { begin, close, free, inFlight, reclaim as reclaimSlots, undrained } from
 import { checkMaxThreads, checkRef, checkThreadId, sharedArrayBuffer, type SharedRevocableRef } from './internal/ref.js';
 import { register, unregister } from './internal/registry.js';
 import { currentThreadId } from './internal/thread.js';
-import { waitChange } from './internal/wait.js';
+import { keepAlive, waitChange } from './internal/wait.js';
 import { INTERNAL, SharedAccess, SharedRevocableHandle } from './shared-handle.js';
 import type { RevocableLike } from './types.js';
 
@@ -318,14 +318,22 @@ export class SharedRevocable<T> implements RevocableLike<T> {
     return result;
   }
 
-  /** Ends the access when `result` settles; its `then` is called by the promise machinery, never here. */
+  /**
+   * Ends the access when `result` settles; its `then` is called by the promise machinery, never
+   * here. Meanwhile the thread is kept alive: an access that waits for the kick waits for another
+   * thread's revoke, which a pending `waitAsync` does not keep a thread alive for, and a worker
+   * that exited inside an access would leave its slot undrained (the revoke would hang).
+   */
   #hold(result: PromiseLike<unknown>): Promise<unknown> {
+    const done = keepAlive();
     return new Promise((resolve) => resolve(result)).then(
       (value) => {
+        done();
         this.#exit();
         return value;
       },
       (error: unknown) => {
+        done();
         this.#exit();
         throw error;
       },

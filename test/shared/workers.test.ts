@@ -35,6 +35,19 @@ async function attachHolder(ref: SharedRevocableRef): Promise<{ worker: Worker; 
   return started;
 }
 
+describe('a worker whose access waits only for the kick', () => {
+  it('stays alive inside its access until the revoke kicks it, then exits: the revoke drains it', async () => {
+    const shared = SharedRevocable.create({ thread: 'owner' }, { name: 'kick-only' });
+    const worker = tsWorker(fixture('kick-only.ts'), { ref: shared.ref });
+    const exited = once(worker, 'exit');
+    const { active } = await message(worker, 'inside');
+    assert.ok((active as string[]).includes('Timeout'), `the access keeps the worker alive (active: ${String(active)})`);
+    assert.equal(await shared.revoke({ timeout: 10_000 }), true);
+    const [code] = (await exited) as [number];
+    assert.equal(code, 0);
+  });
+});
+
 describe('four workers under a revoke from a random thread at a random moment', () => {
   const workers: Worker[] = [];
   before(async () => {
