@@ -234,14 +234,8 @@ describe('the code blocks of the README and the guides', () => {
 });
 
 describe('the links of the README and the guides', () => {
-  it('every relative link reaches an existing file, and every anchor a heading there', (t) => {
-    // The recipes live in docs/recipes/ under the names the layout fixes. Until that folder is in
-    // the tree, a link to one of those names is reported, not failed; once it exists, every link
-    // to it must resolve.
-    const recipes = ['multi-tenant-sqlite', 'plugin-host', 'worker-pool', 'graceful-shutdown', 'serial-devices'].map((name) => `docs/recipes/${name}.md`);
-    const recipesLanded = existsSync(join(root, 'docs', 'recipes'));
+  it('every relative link reaches an existing file, and every anchor a heading there', () => {
     const broken: string[] = [];
-    const pending = new Set<string>();
     for (const [file, text] of texts) {
       for (const { target, line } of links(file, text)) {
         const hash = target.indexOf('#');
@@ -256,8 +250,7 @@ describe('the links of the README and the guides', () => {
         }
         const repoPath = inRepo.split(sep).join('/');
         if (!existsSync(absolute)) {
-          if (!recipesLanded && recipes.includes(repoPath)) pending.add(repoPath);
-          else broken.push(`${where}: no such file ${repoPath}`);
+          broken.push(`${where}: no such file ${repoPath}`);
           continue;
         }
         if (anchor === undefined || anchor === '' || extname(absolute) !== '.md') continue;
@@ -266,8 +259,6 @@ describe('the links of the README and the guides', () => {
       }
     }
     assert.deepEqual(broken, []);
-    // Reported so that a missing recipe is seen; the folder's absence is the only excuse.
-    if (pending.size > 0) t.diagnostic(`links to recipes not in this tree yet: ${[...pending].sort().join(', ')}`);
   });
 });
 
