@@ -47,7 +47,7 @@ let isStack: (value: unknown) => value is AsyncDisposableStack;
 /**
  * The standard's `AsyncDisposableStack`: resources released newest first, asynchronously, when it
  * is disposed. Use it where the standard's class is wanted and the runtime may not have it, or
- * where its speed matters (see the README's Performance section); use `ResourceScope` for the
+ * where its speed matters (see docs/performance.md); use `ResourceScope` for the
  * devres operations on top (entries, keys, groups, `signal`).
  *
  * **Gotchas**: a release that returns no promise is not given a microtask turn of its own

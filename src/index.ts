@@ -1,6 +1,6 @@
 /**
  * `revocable`: resources that can disappear under their users, handled the way the Linux kernel
- * does. See the README for the concepts and the mapping from the kernel's names.
+ * does. The guides in docs/ explain the concepts; docs/driver-model.md maps the kernel's names to ours.
  *
  * @module revocable
  */
