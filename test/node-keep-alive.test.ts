@@ -4,13 +4,12 @@
  * requests on the idle connections are (the client's next request was already on the wire).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it, type TestContext } from 'node:test';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { keepAliveLoad, type LoadResult } from './fixtures/node/keep-alive-load.js';
+import { startApp } from './fixtures/node/app-process.js';
 
 const app = fileURLToPath(new URL('./fixtures/node/keep-alive-app.ts', import.meta.url));
 const CONNECTIONS = 20;
@@ -19,29 +18,12 @@ const MID_LOAD = 2_000;
 
 /** Starts the app, loads it, sends SIGTERM mid-load; resolves when the app and every connection are done. */
 async function sigtermUnderLoad(t: TestContext, mode: 'managed' | 'plain'): Promise<{ result: LoadResult; code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', app, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /ready (\d+)/.exec(stdout);
-      if (match) resolve(Number(match[1]));
-    });
-    void exited.then(() => reject(new Error(`the app exited before it was ready:\n${stderr}`)));
-  });
+  const { child, port, exited, stderr } = await startApp(t, [app, mode]);
   const load = keepAliveLoad(port, { connections: CONNECTIONS });
   await load.reached(MID_LOAD);
   child.kill('SIGTERM');
   const [[code], result] = await Promise.all([exited, load.done]);
-  return { result, code, stderr };
+  return { result, code, stderr: stderr() };
 }
 
 describe('SIGTERM under keep-alive load, a real server in a child process', () => {

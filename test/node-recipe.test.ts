@@ -4,9 +4,8 @@
  * answered, and the log shows the order: the server, then the tenants, then the workers.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
+import { startApp } from './fixtures/node/app-process.js';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { keepAliveLoad } from './fixtures/node/keep-alive-load.js';
@@ -17,24 +16,7 @@ describe('examples/service.ts', () => {
   after(() => leaks());
 
   it('drains the server under load, then closes the tenants and stops the workers, with no request lost', async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/service.ts'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk;
-        const match = /ready (\d+)/.exec(stdout);
-        if (match) resolve(Number(match[1]));
-      });
-      void exited.then(() => reject(new Error(`the service exited before it was ready:\n${stderr}`)));
-    });
+    const { child, port, exited, stderr: output } = await startApp(t, ['examples/service.ts']);
 
     const first = JSON.parse((await request(port, '/acme/hash?text=hi')).body) as { tenant: string; digest: string };
     assert.equal(first.tenant, 'acme');
@@ -46,6 +28,7 @@ describe('examples/service.ts', () => {
     child.kill('SIGTERM');
 
     const [[code], poll, ...results] = await Promise.all([exited, longPoll, ...loads.map((load) => load.done)]);
+    const stderr = output();
     for (const result of results) {
       assert.equal(result.failed, 0, `lost: ${result.reasons.join(', ')}`);
       assert.equal(result.errors, 0, 'no request met a closed tenant or a stopped worker');

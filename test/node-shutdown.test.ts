@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it, type TestContext } from 'node:test';
@@ -8,6 +6,7 @@ import { ResourceScope } from '../src/index.js';
 import { manageServer, shutdownScope, type ShutdownOptions, type ShutdownScope } from '../src/node/index.js';
 import { deferred, flushMicrotasks, state } from './support/deferred.js';
 import { listen, request } from './fixtures/node/http.js';
+import { startApp, type AppProcess } from './fixtures/node/app-process.js';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 
@@ -311,38 +310,7 @@ function status(port: number): Promise<[number, string]> {
 const app = fileURLToPath(new URL('./fixtures/node/shutdown-app.ts', import.meta.url));
 
 /** Runs the fixture app in `mode`; resolves once it listens. Killed after the test if still alive. */
-async function program(t: TestContext, mode: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', app, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /ready (\d+)/.exec(stdout);
-      if (match) resolve(Number(match[1]));
-    });
-    void exited.then(() => reject(new Error(`the app exited before it was ready:\n${stderr}`)));
-  });
-  const waitFor = (text: string): Promise<void> =>
-    new Promise((resolve) => {
-      const check = (): void => {
-        if (stdout.includes(text)) {
-          child.stdout.off('data', check);
-          resolve();
-        }
-      };
-      child.stdout.on('data', check);
-      check();
-    });
-  return { child, port, exited, waitFor, stdout: () => stdout, stderr: () => stderr };
-}
+const program = (t: TestContext, mode: string): Promise<AppProcess> => startApp(t, [app, mode]);
 
 function get(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,41 +4,23 @@
  * are, and SIGTERM under load gives 0 errors; added to the root itself, they are released first.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it, type TestContext } from 'node:test';
 import './support/leaks.js';
 import { leakCheck } from './fixtures/node/leaks.js';
 import { keepAliveLoad, type LoadResult } from './fixtures/node/keep-alive-load.js';
+import { startApp } from './fixtures/node/app-process.js';
 
 const app = fileURLToPath(new URL('./fixtures/node/tenant-app.ts', import.meta.url));
 
 async function sigtermUnderLoad(t: TestContext, mode: 'layered' | 'trap'): Promise<{ results: LoadResult[]; code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', app, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /ready (\d+)/.exec(stdout);
-      if (match) resolve(Number(match[1]));
-    });
-    void exited.then(() => reject(new Error(`the app exited before it was ready:\n${stderr}`)));
-  });
+  const { child, port, exited, stderr } = await startApp(t, [app, mode]);
   // Three tenants, each opened by its first request, after the server was created.
   const loads = ['acme', 'globex', 'initech'].map((tenant) => keepAliveLoad(port, { connections: 6, path: `/${tenant}` }));
   await Promise.all(loads.map((load) => load.reached(500)));
   child.kill('SIGTERM');
   const [[code], ...results] = await Promise.all([exited, ...loads.map((load) => load.done)]);
-  return { results, code, stderr };
+  return { results, code, stderr: stderr() };
 }
 
 describe('tenants opened lazily under one shutdown root, a real process under load', () => {
