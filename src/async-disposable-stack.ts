@@ -28,10 +28,10 @@
  * @module
  */
 import { expected } from './internal/validate.js';
-import { ADOPT, DEFER, EntryList, USE, USE_SYNC } from './internal/scope-list.js';
+import { ADOPT, DEFER, EntryList } from './internal/scope-list.js';
 import { Drain, settled, startDrain } from './internal/scope-drain.js';
-import { adoptPrototype, disposedError, notAnInstance } from './internal/scope-checks.js';
-import { asyncDispose, dispose } from './internal/symbols.js';
+import { adoptPrototype, asyncDisposeMethod, disposedError, notAnInstance } from './internal/scope-checks.js';
+import { asyncDispose } from './internal/symbols.js';
 
 type Lifecycle = { readonly kind: 'pending' } | { readonly kind: 'disposed' };
 
@@ -107,17 +107,7 @@ export class AsyncDisposableStack implements AsyncDisposable {
       stack.#adding().needsAwait = true;
       return value;
     }
-    if (typeof value !== 'object' && typeof value !== 'function') {
-      throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
-    }
-    let kind = USE;
-    let method: unknown = (value as Partial<AsyncDisposable>)[asyncDispose];
-    if (method === undefined || method === null) {
-      kind = USE_SYNC;
-      method = (value as Partial<Disposable>)[dispose];
-      if (method === undefined || method === null) throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
-    }
-    if (typeof method !== 'function') throw expected('a function', kind === USE ? 'value[Symbol.asyncDispose]' : 'value[Symbol.dispose]', method);
+    const { kind, method } = asyncDisposeMethod(value);
     stack.#adding().pushPair(kind, value, method);
     return value;
   }

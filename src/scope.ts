@@ -40,12 +40,12 @@ import { GroupNotFoundError, RevokedError, ScopeDisposedError, describeName } fr
 import { hooks } from './internal/hooks.js';
 import { allowManyListeners } from './internal/runtime.js';
 import { checkFunction, checkOptionalFunction, checkOptionalString, checkOptions, expected } from './internal/validate.js';
-import { ADOPT, DEFER, EntryList, USE, USE_SYNC, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
+import { ADOPT, DEFER, EntryList, single, singleEntry, type Batch, type Group, type ScopeItem } from './internal/scope-list.js';
 import { Drain, drain, settled, startDrain } from './internal/scope-drain.js';
 import { RELEASED, REMOVED, entryIndex, isEntry, type ScopeEntry } from './internal/scope-entry.js';
-import { adoptPrototype, notAnInstance } from './internal/scope-checks.js';
+import { adoptPrototype, asyncDisposeMethod, notAnInstance } from './internal/scope-checks.js';
 import { SuppressedError } from './internal/suppressed-error.js';
-import { asyncDispose, dispose } from './internal/symbols.js';
+import { asyncDispose } from './internal/symbols.js';
 import { type AddOptions, type ResourceScopeOptions, type ScopeState } from './internal/scope-types.js';
 
 export type { AddOptions, ResourceScopeOptions, ScopeState } from './internal/scope-types.js';
@@ -221,17 +221,7 @@ export class ResourceScope implements AsyncDisposable {
       this.#adding().needsAwait = true;
       return value;
     }
-    if (typeof value !== 'object' && typeof value !== 'function') {
-      throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
-    }
-    let kind = USE;
-    let method: unknown = (value as Partial<AsyncDisposable>)[asyncDispose];
-    if (method === undefined || method === null) {
-      kind = USE_SYNC;
-      method = (value as Partial<Disposable>)[dispose];
-      if (method === undefined || method === null) throw expected('an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined', 'value', value);
-    }
-    if (typeof method !== 'function') throw expected('a function', kind === USE ? 'value[Symbol.asyncDispose]' : 'value[Symbol.dispose]', method);
+    const { kind, method } = asyncDisposeMethod(value);
     this.#adding().pushPair(kind, value, method);
     return value;
   }

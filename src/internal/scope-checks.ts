@@ -13,7 +13,9 @@
  *
  * @module
  */
-import { show } from './validate.js';
+import { expected, show } from './validate.js';
+import { USE, USE_SYNC } from './scope-list.js';
+import { asyncDispose, dispose } from './symbols.js';
 
 /**
  * The prototype an instance made with `new.target` must have. The engine has already made
@@ -49,4 +51,23 @@ export function notAnInstance(kind: string, method: string, receiver: unknown): 
 /** The standard's error for a stack used after disposal: a plain `ReferenceError`. */
 export function disposedError(what: string, method: string): ReferenceError {
   return new ReferenceError(`${what} is disposed: cannot ${method}()`);
+}
+
+/**
+ * What `use(value)` of an async stack registers for a value that is not `null` or `undefined`: its
+ * `[Symbol.asyncDispose]`, or else its `[Symbol.dispose]` (the standard's `GetDisposeMethod`), each
+ * read once. Throws the TypeError of the standard's checks.
+ */
+export function asyncDisposeMethod(value: unknown): { kind: typeof USE | typeof USE_SYNC; method: (this: unknown) => unknown } {
+  const wanted = 'an object with [Symbol.asyncDispose] or [Symbol.dispose], null or undefined';
+  if (typeof value !== 'object' && typeof value !== 'function') throw expected(wanted, 'value', value);
+  let kind: typeof USE | typeof USE_SYNC = USE;
+  let method: unknown = (value as Partial<AsyncDisposable>)[asyncDispose];
+  if (method === undefined || method === null) {
+    kind = USE_SYNC;
+    method = (value as Partial<Disposable>)[dispose];
+    if (method === undefined || method === null) throw expected(wanted, 'value', value);
+  }
+  if (typeof method !== 'function') throw expected('a function', kind === USE ? 'value[Symbol.asyncDispose]' : 'value[Symbol.dispose]', method);
+  return { kind, method: method as (this: unknown) => unknown };
 }
